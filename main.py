@@ -1,0 +1,101 @@
+"""The headless PMS runner: `python main.py [--config FILE] [--simulate] [--log-level L]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+
+from pms_core.clock import REAL_CLOCK
+from pms_core.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, load_config
+from pms_core.paths import data_dir
+from pms_core.runtime import Runtime
+from pms_core.shutdown import wait_for_stop_signal
+from pms_core.simulator import Simulator
+
+log = logging.getLogger("pms")
+
+SUMMARY_EVERY = 30.0  # seconds between one-line plant summaries in the log
+
+
+def setup_logging(level: str, file: str | None) -> Path:
+    path = Path(file) if file else data_dir() / "logs" / "pms.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = [
+        logging.StreamHandler(),
+        logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8"),
+    ]
+    root = logging.getLogger()
+    root.setLevel(level)
+    for handler in handlers:
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # its errors are reported as link states
+    return path
+
+
+def summary(runtime: Runtime) -> str:
+    parts = []
+    for dev in runtime.devices.values():
+        snap = dev.snapshot
+        if dev.state != "online" or snap is None:
+            parts.append(f"{dev.name}: {dev.state}")
+        elif dev.type == "BMS":
+            parts.append(f"{dev.name}: SOC {snap.value('battery_soc')} % {snap.value('battery_power')} kW")
+        elif dev.type == "PCS":
+            parts.append(f"{dev.name}: {snap.value('operating_mode')} {snap.value('battery_instantaneous_power')} kW")
+        else:
+            parts.append(f"{dev.name}: {snap.value('operating_mode')} PV {snap.value('input_power')} kW")
+    return " | ".join(parts)
+
+
+async def run(loaded: LoadedConfig, simulate: bool) -> None:
+    simulator = Simulator(loaded, REAL_CLOCK) if simulate else None
+    if simulator:
+        await simulator.start()
+    runtime = Runtime(loaded)
+    await runtime.start()
+
+    async def log_summaries() -> None:
+        while True:
+            await asyncio.sleep(SUMMARY_EVERY)
+            log.info("%s", summary(runtime))
+
+    summaries = asyncio.create_task(log_summaries(), name="summaries")
+    try:
+        await wait_for_stop_signal()
+        log.info("stopping")
+    finally:
+        summaries.cancel()
+        await asyncio.gather(summaries, return_exceptions=True)
+        await runtime.stop()
+        if simulator:
+            await simulator.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="main.py", description="PMS headless runner")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="config file (default: config/config.yml)")
+    parser.add_argument(
+        "--simulate", action="store_true", help="start the plant simulator in-process on the configured ports"
+    )
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="overrides logging.level")
+    args = parser.parse_args(argv)
+    try:
+        loaded = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    cfg = loaded.config.logging
+    log_file = setup_logging(args.log_level or cfg.level, cfg.file)
+    log.info("PMS starting with %s%s; log file %s", args.config, " on the simulator" if args.simulate else "", log_file)
+    asyncio.run(run(loaded, args.simulate))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""PMS core: polling, devices, operation modes, MQTT and history; imports no Qt."""

@@ -1,0 +1,65 @@
+"""In-process publish/subscribe of typed events.
+
+Handlers run synchronously in publishing order on the event loop's thread; a
+handler that raises is logged and does not stop the others or the publisher.
+Handlers that need to do I/O start their own task or feed a queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+log = logging.getLogger(__name__)
+
+LinkState = Literal["online", "stale", "offline"]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent poll of a device: every value from the same poll, one timestamp."""
+
+    device_name: str
+    device_type: str
+    timestamp: float  # plant epoch seconds
+    monotonic: float  # plant monotonic seconds, for ages
+    values: dict[str, float | int | None]
+    raw: dict[str, int]
+    derived: dict[str, Any] = field(default_factory=dict)
+
+    def value(self, name: str) -> Any:
+        if name in self.derived:
+            return self.derived[name]
+        return self.values.get(name)
+
+
+@dataclass(frozen=True)
+class LinkStateChanged:
+    device_name: str
+    device_type: str
+    state: LinkState
+    since: float  # plant epoch seconds
+    error: str | None
+
+
+E = TypeVar("E")
+
+
+class Bus:
+    def __init__(self) -> None:
+        self._handlers: dict[type, list[Callable[[Any], None]]] = defaultdict(list)
+
+    def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> Callable[[], None]:
+        """Call `handler` for every event of `event_type`; returns a function that unsubscribes."""
+        self._handlers[event_type].append(handler)
+        return lambda: self._handlers[event_type].remove(handler)
+
+    def publish(self, event: object) -> None:
+        for handler in list(self._handlers.get(type(event), ())):
+            try:
+                handler(event)
+            except Exception:
+                log.exception("event handler %r failed on %s", handler, type(event).__name__)

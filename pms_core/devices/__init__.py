@@ -1,0 +1,21 @@
+"""Devices by type: a factory from the config's `type`."""
+
+from __future__ import annotations
+
+from pms_core.clock import Clock
+from pms_core.config import DeviceConfig
+from pms_core.devices.base import Device
+from pms_core.devices.bms import BmsDevice
+from pms_core.devices.dcdc import DcdcDevice
+from pms_core.devices.pcs import PcsDevice
+from pms_core.modbus import ModbusLink
+from pms_core.registers import DeviceMap
+
+DEVICE_CLASSES: dict[str, type[Device]] = {"BMS": BmsDevice, "PCS": PcsDevice, "DCDC": DcdcDevice}
+
+
+def make_device(config: DeviceConfig, device_map: DeviceMap, link: ModbusLink, clock: Clock) -> Device:
+    return DEVICE_CLASSES[config.type](config, device_map, link, clock)
+
+
+__all__ = ["Device", "make_device"]

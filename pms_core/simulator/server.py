@@ -1,0 +1,155 @@
+"""Modbus TCP servers for the simulated devices, built from the same maps as the PMS.
+
+Like the real devices they answer 0x03, 0x04 and 0x06 only, refuse reads that
+touch an unmapped or write-only address with exception 0x02, and refuse
+writes to read-only registers. Each endpoint has a fault-injection API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+from pymodbus.constants import ExcCodes
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from pms_core.registers import DeviceMap, Register
+from pms_core.simulator.plant import Plant
+
+log = logging.getLogger(__name__)
+
+READ_FC = {3: "holding", 4: "input"}
+WRITE_SINGLE = 6
+
+
+@dataclass
+class SimulatedDevice:
+    """One unit (slave id) on an endpoint, with the faults injected into it."""
+
+    name: str
+    device_map: DeviceMap
+    unit: int
+    plant: Plant
+    advance: Callable[[], None]  # brings the plant up to the clock's time
+    frozen: bool = False
+    reject_writes: str | None = None  # reason, or None to accept writes
+    readable: dict[str, set[int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.readable = {"holding": set(), "input": set()}
+        for reg in self.device_map.registers.values():
+            if reg.readable:
+                self.readable[reg.table].update(range(reg.address, reg.end))
+
+    def simdevice(self, action: Callable) -> SimDevice:
+        tables: dict[str, list[SimData]] = {"holding": [], "input": []}
+        for reg in self.device_map.registers.values():
+            tables[reg.table].append(
+                SimData(reg.address, count=reg.words, values=0, datatype=DataType.REGISTERS, readonly=not reg.writable)
+            )
+        for regs in tables.values():
+            if not regs:  # pymodbus needs a block per table; an invalid word answers 0x02 as an empty table would
+                regs.append(SimData(0, datatype=DataType.INVALID))
+        no_bits = [SimData(0, values=False, datatype=DataType.BITS)]  # refused below: the devices have no coils
+        return SimDevice(self.unit, simdata=(no_bits, list(no_bits), tables["holding"], tables["input"]), action=action)
+
+    def refresh(self, table: str, start_address: int, registers: list[int]) -> None:
+        values = self.plant.values(self.device_map.device_type)
+        for reg in self.device_map.registers.values():
+            if reg.table != table or not reg.readable:
+                continue
+            value = values.get(reg.name, reg.default or 0)
+            offset = reg.address - start_address
+            registers[offset : offset + reg.words] = encode_clamped(reg, value)
+
+
+def encode_clamped(reg: Register, value: float) -> list[int]:
+    """Encode, saturating at the register's range as a device's firmware would."""
+    if reg.unavailable is not None and value == reg.unavailable:
+        return reg.words_from_raw(reg.unavailable)
+    low, high = reg.raw_range()
+    return reg.words_from_raw(min(high, max(low, reg.to_raw(value))))
+
+
+class EndpointServer:
+    """A Modbus TCP server at (host, port) for one or more simulated devices."""
+
+    def __init__(self, host: str, port: int, devices: list[SimulatedDevice]) -> None:
+        self.host = host
+        self.port = port
+        self.devices = {d.unit: d for d in devices}
+        self.delay = 0.0  # real seconds added to every reply
+        self._answering = asyncio.Event()
+        self._answering.set()
+        self._server: ModbusTcpServer | None = None
+        self.requests = 0
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    async def start(self) -> None:
+        if self._server is not None:
+            return
+        simdevices = [d.simdevice(partial(self._action, d)) for d in self.devices.values()]
+        server = ModbusTcpServer(simdevices if len(simdevices) > 1 else simdevices[0], address=(self.host, self.port))
+        await server.serve_forever(background=True)
+        self._server = server
+
+    async def stop(self) -> None:
+        """Close the listener and every connection: clients are refused until `start()`."""
+        server, self._server = self._server, None
+        if server is not None:
+            await server.shutdown()
+
+    def drop_connections(self) -> None:
+        """Cut open connections but keep listening (clients may reconnect at once)."""
+        if self._server is not None:
+            for conn in list(self._server.active_connections.values()):
+                conn.close()
+
+    def stop_answering(self) -> None:
+        """Keep connections open but answer nothing (a hung device)."""
+        self._answering.clear()
+
+    def resume_answering(self) -> None:
+        self._answering.set()
+
+    async def _action(
+        self,
+        device: SimulatedDevice,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        self.requests += 1
+        await self._answering.wait()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        device.advance()
+        if function_code in READ_FC:
+            table = READ_FC[function_code]
+            if not all(a in device.readable[table] for a in range(address, address + count)):
+                return ExcCodes.ILLEGAL_ADDRESS
+            if not device.frozen:
+                device.refresh(table, start_address, registers)
+            return None
+        if function_code == WRITE_SINGLE and set_values:
+            if device.reject_writes:
+                log.info(
+                    "simulated %s refuses write %d=%d: %s", device.name, address, set_values[0], device.reject_writes
+                )
+                return ExcCodes.DEVICE_FAILURE
+            reason = device.plant.write(device.device_map.device_type, address, int(set_values[0]))
+            if reason:
+                log.info("simulated %s refuses write %d=%d: %s", device.name, address, set_values[0], reason)
+                return ExcCodes.ILLEGAL_VALUE
+            return None
+        return ExcCodes.ILLEGAL_FUNCTION

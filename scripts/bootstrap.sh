@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Prepares a machine for running or testing the PMS: a venv with the pinned
+# packages and, for the tests, Debian's mosquitto. Safe to run again: it only
+# installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="${1:-test}"
+venv=.venv
+python=${PYTHON:-python3}
+
+apt_install() {
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    else
+        echo "bootstrap: please install the Debian packages: $*" >&2
+        exit 1
+    fi
+}
+
+if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv" 2>/dev/null || { apt_install python3-venv; "$python" -m venv "$venv"; }
+fi
+stamp="$venv/.installed-$extras"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    "$venv/bin/python" -m pip install -q --upgrade pip
+    "$venv/bin/python" -m pip install -q -e ".[$extras]"
+    touch "$stamp"
+fi
+if [ "$extras" = test ] && ! command -v mosquitto >/dev/null; then
+    apt_install mosquitto mosquitto-clients
+fi
