@@ -129,7 +129,7 @@ class ModbusLink:
     async def _request(self, what: str, send):  # noqa: ANN001, ANN202 - pymodbus' own types
         await self._ensure_connected()
         try:
-            resp = await asyncio.wait_for(send(), timeout=self.timeout + 0.5)
+            resp = await send()  # pymodbus times the request out itself (ModbusIOException)
         except (ModbusIOException, asyncio.TimeoutError):
             # Connected but silent. The stream may still deliver the late answer: start afresh.
             self._fail(f"{what}: no answer within {self.timeout} s")

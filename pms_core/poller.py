@@ -30,12 +30,17 @@ class Poller:
         self.clock = clock
         self.on_tick = on_tick
         self._tasks: list[asyncio.Task[None]] = []
+        self._running = False
 
     def start(self) -> None:
+        self._running = True
         for device in self.devices:
             self._tasks.append(asyncio.create_task(self._run(device), name=f"poll {device.name}"))
 
     async def stop(self) -> None:
+        # The flag ends a loop even if a library swallowed its cancellation (asyncio.wait_for
+        # in Python 3.11 can lose a cancel that races with the awaited result).
+        self._running = False
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -44,7 +49,7 @@ class Poller:
     async def _run(self, device: Device) -> None:
         interval = device.config.poll_interval
         slot = self.clock.monotonic()
-        while True:
+        while self._running:
             await self.clock.sleep_until(slot)
             if self.on_tick:
                 self.on_tick(device, self.clock.monotonic() - slot)

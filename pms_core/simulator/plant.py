@@ -229,6 +229,11 @@ class Plant:
         return None
 
     # --- register values -------------------------------------------------------------
+    def note_read(self, device_type: str) -> None:
+        """The BMS counts the read requests it answers (wrapping at 10,000)."""
+        if device_type == "BMS":
+            self.comm_count = (self.comm_count + 1) % 10000
+
     def set_register(self, device_type: str, register: str, value: int) -> None:
         """Fault injection: set a status register; the model reacts where it models it (trips stop a unit)."""
         state = {"BMS": self.bms, "PCS": self.pcs, "DCDC": self.dcdc}[device_type]
@@ -251,7 +256,6 @@ class Plant:
         op_mode = (
             1 | (2 if bms.current_a > 0.5 else 0) | (4 if bms.current_a < -0.5 else 0) | (8 if bms.contactor else 0)
         )
-        self.comm_count = (self.comm_count + 1) % 10000
         out = {
             "rack_voltage": self.battery_voltage(),
             "rack_current": bms.current_a,

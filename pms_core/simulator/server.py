@@ -138,10 +138,13 @@ class EndpointServer:
             table = READ_FC[function_code]
             if not all(a in device.readable[table] for a in range(address, address + count)):
                 return ExcCodes.ILLEGAL_ADDRESS
+            device.plant.note_read(device.device_map.device_type)
             if not device.frozen:
                 device.refresh(table, start_address, registers)
             return None
-        if function_code == WRITE_SINGLE and set_values:
+        if function_code == WRITE_SINGLE:
+            if not set_values:
+                return None  # pymodbus reads the register back to echo it in the reply
             if device.reject_writes:
                 log.info(
                     "simulated %s refuses write %d=%d: %s", device.name, address, set_values[0], device.reject_writes

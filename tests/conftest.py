@@ -1,0 +1,111 @@
+"""Shared fixtures: configs on free loopback ports, the simulator and the PMS runtime over real TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pms_core.clock import Clock  # noqa: E402
+from pms_core.config import LoadedConfig, load_config  # noqa: E402
+from pms_core.runtime import Runtime  # noqa: E402
+from pms_core.simulator import PlantParams, Simulator  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(directory: Path, *, poll_interval: float = 0.2, devices: list[dict] | None = None, **sections) -> Path:
+    """A config for BMS, PCS and DC-DC on free loopback ports (or the given devices)."""
+    if devices is None:
+        devices = [
+            {"name": f"한자연_{t}", "type": t, "ip": "127.0.0.1", "port": free_port(), "poll_interval": poll_interval}
+            for t in ("BMS", "PCS", "DCDC")
+        ]
+    path = directory / "config.yml"
+    path.write_text(yaml.safe_dump({"devices": devices, **sections}, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    return write_config(tmp_path)
+
+
+@pytest.fixture
+def loaded(config_path: Path) -> LoadedConfig:
+    return load_config(config_path)
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float, what: str = "condition") -> float:
+    """Wait until `predicate()` holds; returns the seconds it took, fails the test on timeout."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - start
+
+
+class Plant:
+    """The simulator and the PMS runtime on one clock, started and stopped together."""
+
+    def __init__(
+        self, loaded: LoadedConfig, clock: Clock, params: PlantParams | None = None, sim_clock: Clock | None = None
+    ) -> None:
+        self.clock = clock
+        self.sim = Simulator(loaded, sim_clock or clock, params)
+        self.runtime = Runtime(loaded, clock)
+
+    async def __aenter__(self) -> Plant:
+        await self.sim.start()
+        await self.runtime.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.runtime.stop()
+        await self.sim.stop()
+
+    def device(self, type_: str):
+        return self.runtime.device_of_type(type_)
+
+    def name(self, type_: str) -> str:
+        return self.device(type_).name
+
+    async def all_online(self, timeout: float = 5.0) -> None:
+        await wait_for(lambda: all(d.state == "online" for d in self.runtime.devices.values()), timeout, "all online")
+
+
+@pytest.fixture
+async def plant(loaded: LoadedConfig):
+    async with Plant(loaded, Clock()) as p:
+        await p.all_online()
+        yield p
+
+
+@pytest.fixture(autouse=True)
+async def no_leaked_tasks():
+    """A test must not leave tasks running behind it (they would act on a plant nobody watches)."""
+    yield
+    current = asyncio.current_task()
+    for _ in range(50):
+        left = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        if not left:
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail(f"tasks left running: {[t.get_name() for t in left]}")

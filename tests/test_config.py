@@ -1,0 +1,93 @@
+"""Config mistakes: one clear line each naming file, key and problem; exit code 2, nothing started."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pms_core.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOOD_DEVICE = '{name: "한자연_BMS", type: "BMS", port: 15020}'
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (f"devices: [{GOOD_DEVICE}]\nmqtt: {{brokr: x}}\n", "mqtt.brokr: unknown key"),
+        ('devices: [{name: "a", type: "BMS", port: "five"}]\n', "devices[0].port: Input should be a valid integer"),
+        ('devices: [{name: "a", type: "INVERTER"}]\n', "devices[0].type: Input should be 'BMS', 'PCS' or 'DCDC'"),
+        ('devices: [{type: "BMS"}]\n', "devices[0].name: required key is missing"),
+        ('devices: [{name: "a", type: "BMS", map: "없는_map.json"}]\n', "devices[0].map: "),
+        (f"devices: [{GOOD_DEVICE}, {GOOD_DEVICE}]\n", "devices[1].name: duplicate device name '한자연_BMS'"),
+        (
+            f"devices: [{GOOD_DEVICE}]\nauto_mode: {{soc_low_threshold: 30, soc_charge_stop_threshold: 25}}\n",
+            "auto_mode: thresholds out of order",
+        ),
+        (f'devices: [{{name: "a", type: "PCS", map: "{ROOT / "config" / "bms_map.json"}"}}]\n', "is a BMS map"),
+        ("devices: []\n", "devices: List should have at least 1 item"),
+        ("devices: [\n", "not valid YAML"),
+    ],
+)
+def test_each_mistake_is_one_line_naming_file_and_key(tmp_path, text, line):
+    path = tmp_path / "설정.yml"  # Korean path names must work too
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert len(err.value.lines) == 1
+    assert err.value.lines[0].startswith(f"{path}: ")
+    assert line in err.value.lines[0]
+
+
+def test_missing_map_file_is_named(tmp_path):
+    path = tmp_path / "config.yml"
+    path.write_text('devices: [{name: "a", type: "BMS", map: "maps/nope.json"}]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.lines == [f"{path}: devices[0].map: {tmp_path / 'maps' / 'nope.json'}: map file not found"]
+
+
+def test_every_mistake_is_reported(tmp_path):
+    path = tmp_path / "config.yml"
+    path.write_text('devices: [{name: "a", type: "BMS", poll_interval: -1, colour: 1}]\nlogging: {level: LOUD}\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert len(err.value.lines) == 3
+
+
+def test_defaults_are_filled_in(tmp_path):
+    path = tmp_path / "config.yml"
+    path.write_text(f"devices: [{GOOD_DEVICE}]\n", encoding="utf-8")
+    cfg = load_config(path).config
+    dev = cfg.devices[0]
+    assert (dev.poll_interval, dev.timeout, dev.stale_limit, dev.slave_id) == (1.0, 1.0, 3.0, 1)
+    assert cfg.mqtt.client_id.startswith("pms-") and cfg.mqtt.command_max_age_s == 30
+    assert not cfg.mqtt.allow_raw_writes and not cfg.auto_mode.resume_on_start and not cfg.recovery.enabled
+
+
+def test_shipped_configs_are_valid():
+    shipped = load_config(ROOT / "config" / "config.yml")
+    assert {d.type for d in shipped.devices} == {"BMS", "PCS", "DCDC"}
+    assert all(d.ip == "127.0.0.1" for d in shipped.devices)
+    site = load_config(ROOT / "config" / "site.example.yml")
+    assert all(d.ip.startswith("192.168.") for d in site.devices) and site.config.mqtt.location == "대실마을"
+
+
+def test_runner_exits_2_and_starts_nothing_on_a_bad_config(tmp_path):
+    path = tmp_path / "config.yml"
+    path.write_text(f"devices: [{GOOD_DEVICE}]\nmqtt: {{brokr: x}}\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "--config", str(path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PMS_DATA_DIR": str(tmp_path / "data"), "PATH": ""},
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"{path}: mqtt.brokr: unknown key"
+    assert not (tmp_path / "data").exists()  # no log file: nothing started
