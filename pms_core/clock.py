@@ -16,11 +16,12 @@ from datetime import datetime, timezone
 class Clock:
     """Plant time: `now()` in epoch seconds, `monotonic()` for intervals."""
 
-    def __init__(self, speed: float = 1.0) -> None:
+    def __init__(self, speed: float = 1.0, start: float | None = None) -> None:
+        """`start`: the plant epoch at which this clock begins (default: now)."""
         if speed <= 0:
             raise ValueError("clock speed must be positive")
         self.speed = speed
-        self._wall0 = time.time()
+        self._wall0 = time.time() if start is None else start
         self._mono0 = time.monotonic()
 
     def monotonic(self) -> float:

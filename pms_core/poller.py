@@ -31,6 +31,7 @@ class Poller:
         self.on_tick = on_tick
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
+        self._reported: set[str] = set()  # devices whose first link state was published
 
     def start(self) -> None:
         self._running = True
@@ -83,8 +84,11 @@ class Poller:
             self._set_state(device, "stale")
 
     def _set_state(self, device: Device, state: LinkState) -> None:
-        if device.state == state:
+        # Devices start out offline; the first verdict is still announced, so an
+        # unreachable device is reported at start and not only after it was once seen.
+        if device.state == state and device.name in self._reported:
             return
+        self._reported.add(device.name)
         device.state = state
         device.state_since = self.clock.now()
         level = logging.INFO if state == "online" else logging.WARNING

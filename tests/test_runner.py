@@ -1,0 +1,71 @@
+"""The headless runner as an operator starts it: a real process, real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start(config: Path, data: Path, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, PMS_DATA_DIR=str(data), PYTHONDEVMODE="1")  # dev mode: asyncio reports pending tasks
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "--config", str(config), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        env=env,
+    )
+
+
+def wait_log(log: Path, text: str, count: int = 1, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        content = log.read_text(encoding="utf-8") if log.exists() else ""
+        if content.count(text) >= count:
+            return content
+        time.sleep(0.05)
+    pytest.fail(f"{text!r} x{count} not in the log after {timeout} s:\n{content}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_simulate_runs_and_stops_cleanly_on_a_signal(tmp_path, sig):
+    config = write_config(tmp_path)
+    proc = start(config, tmp_path / "data", "--simulate")
+    try:
+        wait_log(tmp_path / "data" / "logs" / "pms.log", "is online", count=3)
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=5)
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out
+    assert took < 2.0, f"shutdown took {took:.2f} s"
+    assert "stopped" in out
+    for bad in ("Traceback", "Task was destroyed", "was never awaited", "Unclosed", "unclosed"):
+        assert bad not in out, out
+
+
+def test_unreachable_device_is_reported_offline_and_the_runner_keeps_going(tmp_path):
+    config = write_config(tmp_path)  # no --simulate: nothing listens on these ports
+    proc = start(config, tmp_path / "data")
+    try:
+        log = wait_log(tmp_path / "data" / "logs" / "pms.log", "cannot connect", count=3)
+        assert "한자연_BMS (127.0.0.1:" in log and "is offline" in log
+        time.sleep(1.5)  # retries continue with back-off
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=5)
+    assert proc.returncode == 0, out
