@@ -34,7 +34,6 @@ def setup_logging(level: str, file: str | None) -> Path:
     for handler in handlers:
         handler.setFormatter(fmt)
         root.addHandler(handler)
-    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # its errors are reported as link states
     return path
 
 

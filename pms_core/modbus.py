@@ -21,6 +21,8 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException, ModbusIOException
 
 log = logging.getLogger(__name__)
+# pymodbus logs every refused connection and timeout itself; the PMS reports them as link states.
+logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 BACKOFF_MIN = 0.5
 BACKOFF_MAX = 5.0

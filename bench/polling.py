@@ -1,0 +1,112 @@
+"""Poll-start jitter and CPU of the PMS polling devices served by a simulator in another process.
+
+Targets (issue 2): 3 devices at 0.5 s: p99 jitter < 20 ms and < 5 % of one core;
+100 devices at 1 s in one process: p99 jitter < 100 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from pms_core.config import load_config
+from pms_core.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+TYPES = ("BMS", "PCS", "DCDC")
+
+
+def free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def write_config(folder: Path, count: int, interval: float) -> Path:
+    devices = [
+        {"name": f"dev{i:03d}_{TYPES[i % 3]}", "type": TYPES[i % 3], "port": port, "poll_interval": interval}
+        for i, port in enumerate(free_ports(count))
+    ]
+    path = folder / "bench.yml"
+    path.write_text(yaml.safe_dump({"devices": devices}), encoding="utf-8")
+    return path
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+async def measure(config: Path, seconds: float, warmup: float = 3.0) -> dict[str, float]:
+    loaded = load_config(config)
+    lateness: list[float] = []
+    recording = False
+
+    def on_tick(_device: object, late: float) -> None:
+        if recording:
+            lateness.append(late)
+
+    runtime = Runtime(loaded, on_tick=on_tick)
+    await runtime.start()
+    await asyncio.sleep(warmup)
+    offline = [d.name for d in runtime.devices.values() if d.state != "online"]
+    recording = True
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    recording = False
+    await runtime.stop()
+    if offline:
+        raise RuntimeError(f"devices not online after warm-up: {offline[:5]}")
+    ms = [x * 1000 for x in lateness]
+    return {
+        "devices": len(loaded.devices),
+        "polls": len(ms),
+        "jitter_p50_ms": round(statistics.median(ms), 2),
+        "jitter_p99_ms": round(percentile(ms, 99), 2),
+        "jitter_max_ms": round(max(ms), 2),
+        "cpu_percent_of_core": round(100 * cpu / wall, 2),
+    }
+
+
+def run_case(count: int, interval: float, seconds: float) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = write_config(Path(tmp), count, interval)
+        sim = subprocess.Popen(
+            [sys.executable, "-m", "pms_core.simulator", "--config", str(config)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
+        )
+        try:
+            time.sleep(1.5 + count * 0.01)  # let the servers bind
+            return asyncio.run(measure(config, seconds))
+        finally:
+            sim.terminate()
+            sim.wait(timeout=10)
+
+
+def main(quick: bool = False) -> dict[str, dict[str, float]]:
+    seconds = 10 if quick else 60
+    results = {
+        "poll_3_devices_0.5s": run_case(3, 0.5, seconds) | {"target_p99_ms": 20, "target_cpu_percent": 5},
+        "poll_100_devices_1s": run_case(100, 1.0, seconds / 2) | {"target_p99_ms": 100},
+    }
+    for name, r in results.items():
+        print(f"{name:24s} " + "  ".join(f"{k}={v}" for k, v in r.items()))
+    return results
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv)
