@@ -45,6 +45,19 @@ class LinkStateChanged:
     error: str | None
 
 
+@dataclass(frozen=True)
+class AlarmChanged:
+    """An alarm raised or cleared (device alarm bits, or the PMS's own such as the auto mode's HOLD)."""
+
+    device_name: str
+    alarm: str
+    code: str
+    severity: str  # "info" | "warning" | "fault"
+    active: bool
+    message: str
+    timestamp: float
+
+
 E = TypeVar("E")
 
 

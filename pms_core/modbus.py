@@ -112,9 +112,7 @@ class ModbusLink:
         """Read `count` words from the holding (0x03) or input (0x04) table."""
         async with self._lock.hold(READ):
             call = self._client.read_holding_registers if table == "holding" else self._client.read_input_registers
-            resp = await self._request(
-                f"read {table} {address}+{count}", lambda: call(address, count=count, device_id=unit)
-            )
+            resp = await self._request(f"read {table} {address}+{count}", lambda: call(address, count=count, device_id=unit))
             regs = list(resp.registers)
             if len(regs) != count:
                 self._drop_connection()
@@ -150,9 +148,7 @@ class ModbusLink:
             return
         now = time.monotonic()
         if now < self._next_attempt:
-            raise LinkError(
-                f"{self.endpoint}: not connected ({self.last_error or 'waiting to reconnect'})", offline=True
-            )
+            raise LinkError(f"{self.endpoint}: not connected ({self.last_error or 'waiting to reconnect'})", offline=True)
         reason = "connection refused or timed out"
         try:
             ok = await self._client.connect()

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from pathlib import Path
 
+from pms_core.automation.auto_mode import AutoMode
+from pms_core.automation.operation_manager import OperationManager
+from pms_core.automation.settings import SettingsStore
 from pms_core.bus import Bus
 from pms_core.clock import REAL_CLOCK, Clock
+from pms_core.commands import CommandService
 from pms_core.config import LoadedConfig
 from pms_core.devices import Device, make_device
 from pms_core.modbus import ModbusLink
+from pms_core.paths import data_dir
 from pms_core.poller import Poller, TickObserver
 
 log = logging.getLogger(__name__)
 
 
 class Runtime:
-    def __init__(self, loaded: LoadedConfig, clock: Clock = REAL_CLOCK, on_tick: TickObserver | None = None) -> None:
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        clock: Clock = REAL_CLOCK,
+        on_tick: TickObserver | None = None,
+        state_dir: Path | None = None,
+    ) -> None:
         self.loaded = loaded
         self.clock = clock
         self.bus = Bus()
@@ -28,6 +41,12 @@ class Runtime:
                 self.links[key] = ModbusLink(dev.ip, dev.port, timeout)
             self.devices[dev.name] = make_device(dev, loaded.maps[dev.name], self.links[key], clock)
         self.poller = Poller(self.devices.values(), self.bus, clock, on_tick)
+        cfg = loaded.config
+        self.commands = CommandService(self.devices, self.bus, clock)
+        self.settings = SettingsStore(cfg.auto_mode, state_file(cfg.history.path, state_dir))
+        self.auto = AutoMode(self.devices, self.commands, self.bus, clock, self.settings, cfg.recovery)
+        self.operation = OperationManager(cfg.auto_mode, self.commands, self.auto, self.settings, self.bus, clock)
+        self._resume: asyncio.Task[None] | None = None
 
     def device_of_type(self, device_type: str) -> Device | None:
         return next((d for d in self.devices.values() if d.type == device_type), None)
@@ -37,14 +56,26 @@ class Runtime:
             "polling %d device(s): %s",
             len(self.devices),
             ", ".join(
-                f"{d.name} ({d.type}) at {d.link.endpoint} every {d.config.poll_interval} s"
-                for d in self.devices.values()
+                f"{d.name} ({d.type}) at {d.link.endpoint} every {d.config.poll_interval} s" for d in self.devices.values()
             ),
         )
         self.poller.start()
+        self._resume = asyncio.create_task(self.operation.resume(), name="resume operation mode")
 
     async def stop(self) -> None:
+        """Stop polling and the automatic mode; writes nothing to the devices."""
+        if self._resume:
+            self._resume.cancel()
+            await asyncio.gather(self._resume, return_exceptions=True)
+        await self.auto.close()
+        await self.commands.stop()
         await self.poller.stop()
         for link in self.links.values():
             await link.close()
         log.info("stopped")
+
+
+def state_file(history_path: str | None, state_dir: Path | None) -> Path:
+    """The small state file of run-time settings, beside the history."""
+    folder = state_dir or (Path(history_path).parent if history_path else data_dir())
+    return folder / "pms_state.json"

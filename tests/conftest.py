@@ -42,6 +42,14 @@ def write_config(directory: Path, *, poll_interval: float = 0.2, devices: list[d
     return path
 
 
+@pytest.fixture(autouse=True)
+def data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Logs and state files of a test go to its own folder, never to the user's."""
+    folder = tmp_path / "data"
+    monkeypatch.setenv("PMS_DATA_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def config_path(tmp_path: Path) -> Path:
     return write_config(tmp_path)

@@ -16,7 +16,5 @@ class BmsDevice(Device):
             "cell_voltage_spread": difference(
                 values.get("battery_cell_max_voltage"), values.get("battery_cell_min_voltage")
             ),
-            "temperature_spread": difference(
-                values.get("module_max_temperature"), values.get("module_min_temperature"), 1
-            ),
+            "temperature_spread": difference(values.get("module_max_temperature"), values.get("module_min_temperature"), 1),
         }

@@ -41,9 +41,7 @@ class PcsState:
     alarm_1: int = 0
     power_kw: float = 0.0  # battery side, + = charging the battery
     ac_kw: float = 0.0
-    energy: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("ac_chg", "ac_dis", "dc_chg", "dc_dis"), 0.0)
-    )
+    energy: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("ac_chg", "ac_dis", "dc_chg", "dc_dis"), 0.0))
 
 
 @dataclass
@@ -253,9 +251,7 @@ class Plant:
         soc = bms.soc
         alarm = (1 << 6 if soc < 5 else 0) | (1 << 8 if bms.system_lock_status_1 else 0)
         warning = (1 << 6 if soc < 10 else 0) | (1 << 7 if soc > 95 else 0)
-        op_mode = (
-            1 | (2 if bms.current_a > 0.5 else 0) | (4 if bms.current_a < -0.5 else 0) | (8 if bms.contactor else 0)
-        )
+        op_mode = 1 | (2 if bms.current_a > 0.5 else 0) | (4 if bms.current_a < -0.5 else 0) | (8 if bms.contactor else 0)
         out = {
             "rack_voltage": self.battery_voltage(),
             "rack_current": bms.current_a,

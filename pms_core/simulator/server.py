@@ -146,9 +146,7 @@ class EndpointServer:
             if not set_values:
                 return None  # pymodbus reads the register back to echo it in the reply
             if device.reject_writes:
-                log.info(
-                    "simulated %s refuses write %d=%d: %s", device.name, address, set_values[0], device.reject_writes
-                )
+                log.info("simulated %s refuses write %d=%d: %s", device.name, address, set_values[0], device.reject_writes)
                 return ExcCodes.DEVICE_FAILURE
             reason = device.plant.write(device.device_map.device_type, address, int(set_values[0]))
             if reason:

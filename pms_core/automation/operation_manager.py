@@ -1,0 +1,130 @@
+"""Basic / auto mode: which source may command the devices now, and the switches between modes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from pms_core.automation.auto_mode import AutoMode, AutoStatus
+from pms_core.automation.settings import SettingsError, SettingsStore
+from pms_core.bus import Bus
+from pms_core.clock import Clock
+from pms_core.commands import CommandService, Source
+from pms_core.config import AutoModeConfig
+
+log = logging.getLogger(__name__)
+
+MODE_ALIASES = {"basic": "basic", "manual": "basic", "auto": "auto"}
+RESUME_WAIT = 30.0  # seconds to wait for fresh BMS data before resuming auto after a restart
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer to an operator's or a remote system's request."""
+
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class OperationStatus:
+    """Published on the bus at every change of mode, machine state, step or settings."""
+
+    mode: str
+    auto: AutoStatus
+    thresholds: dict[str, float]
+    sources: dict[str, str] = field(default_factory=dict)  # where each threshold came from
+    timestamp: float = 0.0
+
+
+class OperationManager:
+    def __init__(
+        self,
+        config: AutoModeConfig,
+        service: CommandService,
+        auto: AutoMode,
+        settings: SettingsStore,
+        bus: Bus,
+        clock: Clock,
+    ) -> None:
+        self.config = config
+        self.auto = auto
+        self.settings = settings
+        self.bus = bus
+        self.clock = clock
+        self.mode = "basic"
+        service.gate = self.gate
+        auto.on_change = lambda _status: self._changed()
+
+    def gate(self, source: Source) -> str | None:
+        """Why `source` may not write to a device now, or None."""
+        if source == "auto":
+            if self.mode != "auto" or self.auto.machine.state == "IDLE":
+                return "the automatic mode is not running"
+            return None
+        if self.mode == "auto":
+            return (
+                f"the automatic mode is on ({self.auto.machine.state}): device commands are refused;"
+                " switch to basic mode to command devices by hand"
+            )
+        return None
+
+    def set_mode(self, requested: str) -> Outcome:
+        mode = MODE_ALIASES.get(str(requested).lower()) if isinstance(requested, str) else None
+        if mode is None:
+            return Outcome(False, f"unknown mode {requested!r}: use 'basic' (or 'manual') or 'auto'")
+        if mode == "auto" and not self.config.enabled:
+            return Outcome(False, "the automatic mode is not allowed at this site (auto_mode.enabled: false)")
+        if mode == self.mode:
+            return Outcome(True, f"already in {mode} mode")
+        if mode == "basic":
+            self.auto.stop()
+        self.mode = mode
+        log.info("operation mode: %s", mode)
+        self._changed()
+        return Outcome(True, f"switched to {mode} mode")
+
+    def start_auto(self) -> Outcome:
+        if self.mode != "auto":
+            return Outcome(False, "the automatic mode can only be started in auto mode: switch the mode to auto first")
+        refusal = self.auto.start()
+        return Outcome(False, refusal) if refusal else Outcome(True, "automatic mode started")
+
+    def stop_auto(self) -> Outcome:
+        if not self.auto.machine.running and self.auto.machine.state != "FAULT":
+            return Outcome(True, "the automatic mode was not running")
+        self.auto.stop()
+        return Outcome(True, "automatic mode stopped: nothing more is written, devices keep their last command")
+
+    def update_settings(self, changes: dict, pcs_rating_kw: float | None) -> Outcome:
+        try:
+            applied = self.settings.update(changes, pcs_rating_kw)
+        except SettingsError as exc:
+            return Outcome(False, str(exc))
+        log.info("automatic mode settings changed: %s", changes)
+        self.auto.settings_changed()
+        self._changed()
+        return Outcome(True, f"applied: {applied.as_dict()}")
+
+    def status(self) -> OperationStatus:
+        s = self.settings
+        return OperationStatus(self.mode, self.auto.status(), s.current.as_dict(), dict(s.sources), self.clock.now())
+
+    async def resume(self) -> None:
+        """After a restart: basic mode, unless resume_on_start restores auto (and re-runs the start sequence)."""
+        saved = self.settings.saved_mode
+        if not (self.config.resume_on_start and saved.get("mode") == "auto"):
+            return
+        outcome = self.set_mode("auto")
+        if not outcome.ok or not saved.get("auto_running"):
+            log.info("resume on start: %s", outcome.message)
+            return
+        deadline = self.clock.monotonic() + RESUME_WAIT
+        while not self.auto.observation().bms_fresh and self.clock.monotonic() < deadline:
+            await self.clock.sleep(0.5)
+        log.info("resume on start: %s", self.start_auto().message)
+
+    def _changed(self) -> None:
+        status = self.status()
+        self.settings.save_mode(self.mode, status.auto.running)
+        self.bus.publish(status)

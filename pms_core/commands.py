@@ -1,0 +1,299 @@
+"""The single command path: every device write, from the console, MQTT or the automatic mode.
+
+The service validates a named command against the device's map before
+anything is written, asks the operation manager whether the source may
+command now, serialises commands per device, writes, and publishes a
+`CommandResult` at each stage: `written` (the device acknowledged the write),
+then `confirmed` or `unconfirmed` when the map declares how the device shows
+the result, or `failed` with the reason (nothing, or not everything, written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from pms_core.bus import Bus, Snapshot
+from pms_core.clock import Clock
+from pms_core.devices import Device
+from pms_core.modbus import LinkError
+from pms_core.registers import Command, Confirm, Register, Write
+
+log = logging.getLogger(__name__)
+
+Source = Literal["gui", "mqtt", "auto", "raw"]
+Status = Literal["written", "confirmed", "unconfirmed", "failed"]
+SOURCES = ("gui", "mqtt", "auto", "raw")
+TRUE_WORDS = {"true": True, "on": True, "1": True, "false": False, "off": False, "0": False}
+
+
+class CommandRejected(ValueError):
+    """A command that must not be written; the message tells the operator why."""
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """One stage of a command's life, published on the bus (and persisted by the audit log)."""
+
+    id: int
+    source: Source
+    device_name: str
+    command: str
+    params: dict[str, Any]
+    status: Status
+    writes: tuple[tuple[int, int], ...] = ()  # (address, raw value) acknowledged by the device
+    reason: str | None = None
+    request_id: str | None = None
+    timestamp: float = 0.0  # plant epoch
+    acked_at: float | None = None  # plant monotonic time of the device's acknowledgement
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("written", "confirmed")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a validated command will write and how the device will show it took effect."""
+
+    writes: tuple[tuple[int, int], ...]
+    confirm: Confirm | None = None
+    confirm_register: Register | None = None  # the status register that `confirm` reads
+    readback: Register | None = None  # set-points: the register must read back the written value
+    timeout: float = 10.0
+    label: str = ""
+
+
+@dataclass
+class _Pending:
+    result: CommandResult
+    plan: _Plan
+    done: asyncio.Future[CommandResult] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+def gate_nothing(source: Source) -> str | None:
+    return None
+
+
+class CommandService:
+    def __init__(self, devices: dict[str, Device], bus: Bus, clock: Clock) -> None:
+        self.devices = devices
+        self.bus = bus
+        self.clock = clock
+        # Set by the operation manager: returns why `source` may not command now, or None.
+        self.gate: Callable[[Source], str | None] = gate_nothing
+        self._locks = {name: asyncio.Lock() for name in devices}
+        self._ids = itertools.count(1)
+        self._confirming: dict[str, _Pending] = {}  # device name -> the command awaiting confirmation
+        self._confirm_tasks: set[asyncio.Task[None]] = set()
+        bus.subscribe(Snapshot, self._on_snapshot)
+
+    # --- public API ---------------------------------------------------------------
+    async def execute(
+        self,
+        device_name: str,
+        command: str,
+        params: dict[str, Any] | None = None,
+        *,
+        source: Source,
+        request_id: str | None = None,
+    ) -> CommandResult:
+        """Validate, gate, write. Returns at `written` or `failed`; confirmation follows as an event."""
+        params = dict(params or {})
+        result = CommandResult(next(self._ids), source, device_name, command, params, "failed", request_id=request_id)
+        device = self.devices.get(device_name)
+        if device is None:
+            return self._finish(replace(result, reason=f"unknown device {device_name!r}"))
+        try:
+            plan = self.plan(device, command, params)
+        except CommandRejected as exc:
+            return self._finish(replace(result, reason=str(exc)))
+        return await self._write(device, result, plan)
+
+    async def write_raw(self, device_name: str, address: int, value: int, *, request_id: str | None = None) -> CommandResult:
+        """A raw register write: only to an address the map declares writable, with a value that fits."""
+        params = {"address": address, "value": value}
+        result = CommandResult(
+            next(self._ids), "raw", device_name, "write_register", params, "failed", request_id=request_id
+        )
+        device = self.devices.get(device_name)
+        if device is None:
+            return self._finish(replace(result, reason=f"unknown device {device_name!r}"))
+        reg = next((r for r in device.map.registers.values() if r.address == address and r.writable), None)
+        if reg is None:
+            return self._finish(replace(result, reason=f"address {address} is not a writable register of {device_name}"))
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0xFFFF:
+            return self._finish(replace(result, reason=f"value {value!r} is not a 16-bit register value (0..65535)"))
+        plan = _Plan(((address, value),), readback=reg if reg.readable else None, label=f"{reg.name}={value}")
+        return await self._write(device, result, plan)
+
+    async def confirmation(self, result: CommandResult) -> CommandResult:
+        """The final stage of a written command: `confirmed`, `unconfirmed`, or itself if nothing confirms it."""
+        pending = next((p for p in self._confirming.values() if p.result.id == result.id), None)
+        return result if pending is None else await asyncio.shield(pending.done)
+
+    def plan(self, device: Device, command: str, params: dict[str, Any]) -> _Plan:
+        """Validate a named command against the map; CommandRejected says what is wrong."""
+        spec = device.map.commands.get(command)
+        if spec is None:
+            known = ", ".join(sorted(device.map.commands)) or "none"
+            raise CommandRejected(f"{device.name} ({device.type}) has no command {command!r}; known: {known}")
+        if spec.address is not None and spec.value is not None:
+            return _Plan(((spec.address, spec.value),), label=f"{command} ({spec.address}={spec.value:#x})")
+        assert spec.param is not None
+        if spec.param not in params:
+            raise CommandRejected(f"{command} needs params.{spec.param}")
+        arg = params[spec.param]
+        if spec.choices:
+            return self._plan_choice(device, command, spec, arg)
+        return self._plan_setpoint(device, command, spec, arg)
+
+    async def stop(self) -> None:
+        for task in list(self._confirm_tasks):
+            task.cancel()
+        await asyncio.gather(*self._confirm_tasks, return_exceptions=True)
+
+    # --- validation -------------------------------------------------------------------
+    @staticmethod
+    def _plan_choice(device: Device, command: str, spec: Command, arg: Any) -> _Plan:
+        key = arg
+        if set(spec.choices) == {"on", "off"}:
+            key = _switch(arg, spec.param or "")
+        if not isinstance(key, str) or key not in spec.choices:
+            raise CommandRejected(f"{command}: {spec.param} {arg!r} is not one of {', '.join(spec.choices)}")
+        write: Write = spec.choices[key]
+        return _Plan(
+            ((write.address, write.value),),
+            confirm=write.confirm,
+            confirm_register=device.map.registers[write.confirm.register_name] if write.confirm else None,
+            timeout=write.timeout,
+            label=f"{command} {key} ({write.address}={write.value:#x})",
+        )
+
+    def _plan_setpoint(self, device: Device, command: str, spec: Command, arg: Any) -> _Plan:
+        if isinstance(arg, bool) or not isinstance(arg, (int, float)):
+            raise CommandRejected(f"{command}: {spec.param} must be a number, got {arg!r}")
+        reg = device.map.registers[spec.register_name or ""]
+        high = spec.max
+        if spec.max_register is not None:
+            snap = device.fresh_snapshot()
+            rating = snap.values.get(spec.max_register) if snap else None
+            if not isinstance(rating, (int, float)):
+                raise CommandRejected(
+                    f"{command}: the rating ({spec.max_register}) of {device.name} is not known: no fresh data"
+                )
+            high = rating if high is None else min(high, rating)
+        if spec.min is not None and arg < spec.min:
+            raise CommandRejected(f"{command}: {arg} {reg.unit} is below the minimum {spec.min} {reg.unit}")
+        if high is not None and arg > high:
+            raise CommandRejected(f"{command}: {arg} {reg.unit} is above the limit {high} {reg.unit} of {device.name}")
+        try:
+            words = reg.encode(arg)
+        except ValueError as exc:
+            raise CommandRejected(f"{command}: {exc}") from None
+        if len(words) != 1:
+            raise CommandRejected(f"{command}: {reg.name} needs {len(words)} registers; the devices take one 0x06 write")
+        return _Plan(
+            ((reg.address, words[0]),), readback=reg, label=f"{command} {arg} {reg.unit} ({reg.address}={words[0]})"
+        )
+
+    # --- writing and confirming --------------------------------------------------------
+    async def _write(self, device: Device, result: CommandResult, plan: _Plan) -> CommandResult:
+        async with self._locks[device.name]:
+            # Gate inside the lock: a stop that arrives while we waited wins.
+            refusal = self.gate(result.source)
+            if refusal:
+                return self._finish(replace(result, reason=refusal))
+            if device.state == "offline":
+                return self._finish(replace(result, reason=f"{device.name} is offline: {device.error or 'not connected'}"))
+            done: list[tuple[int, int]] = []
+            for address, value in plan.writes:
+                try:
+                    await device.write_register(address, value)
+                except LinkError as exc:
+                    return self._finish(replace(result, writes=tuple(done), reason=f"write {address}={value} failed: {exc}"))
+                done.append((address, value))
+            written = replace(
+                result, status="written", writes=tuple(done), timestamp=self.clock.now(), acked_at=self.clock.monotonic()
+            )
+            if plan.confirm or plan.readback:
+                self._await_confirmation(device, written, plan)
+            return self._finish(written, plan.label)
+
+    def _await_confirmation(self, device: Device, written: CommandResult, plan: _Plan) -> None:
+        superseded = self._confirming.pop(device.name, None)
+        if superseded and not superseded.done.done():
+            log.info(
+                "confirmation of command %d on %s superseded by command %d", superseded.result.id, device.name, written.id
+            )
+            superseded.done.set_result(superseded.result)
+        pending = _Pending(written, plan)
+        self._confirming[device.name] = pending
+
+        async def expire() -> None:
+            await self.clock.sleep(plan.timeout)
+            if not pending.done.done():
+                self._settle(device.name, pending, "unconfirmed", f"the device did not show it within {plan.timeout:g} s")
+
+        task = asyncio.create_task(expire(), name=f"confirm {device.name} #{written.id}")
+        self._confirm_tasks.add(task)
+        task.add_done_callback(self._confirm_tasks.discard)
+        pending.done.add_done_callback(lambda _: task.cancel())
+
+    def _on_snapshot(self, snap: Snapshot) -> None:
+        pending = self._confirming.get(snap.device_name)
+        if pending is None or pending.done.done() or snap.monotonic <= (pending.result.acked_at or 0):
+            return  # only data polled after the acknowledgement can confirm
+        if _shows(snap, pending.plan):
+            self._settle(snap.device_name, pending, "confirmed", None)
+
+    def _settle(self, device_name: str, pending: _Pending, status: Status, reason: str | None) -> None:
+        final = replace(pending.result, status=status, reason=reason, timestamp=self.clock.now())
+        if self._confirming.get(device_name) is pending:
+            del self._confirming[device_name]
+        pending.done.set_result(final)
+        self._finish(final)
+
+    def _finish(self, result: CommandResult, label: str = "") -> CommandResult:
+        if not result.timestamp:
+            result = replace(result, timestamp=self.clock.now())
+        level = logging.INFO if result.ok or result.status == "confirmed" else logging.WARNING
+        log.log(
+            level,
+            "command #%d [%s] %s %s %s: %s%s",
+            result.id,
+            result.source,
+            result.device_name,
+            result.command,
+            label or result.params,
+            result.status,
+            f" ({result.reason})" if result.reason else "",
+        )
+        self.bus.publish(result)
+        return result
+
+
+def _switch(arg: Any, param: str) -> str:
+    if isinstance(arg, bool):
+        return "on" if arg else "off"
+    word = str(arg).strip().lower()
+    if word in TRUE_WORDS:
+        return "on" if TRUE_WORDS[word] else "off"
+    raise CommandRejected(f"{param} must be true or false, got {arg!r}")
+
+
+def _shows(snap: Snapshot, plan: _Plan) -> bool:
+    if plan.readback is not None:
+        return snap.raw.get(plan.readback.name) == plan.writes[-1][1]
+    conf, reg = plan.confirm, plan.confirm_register
+    assert conf is not None and reg is not None
+    raw = snap.raw.get(reg.name)
+    if raw is None:
+        return False
+    if conf.bit is not None:
+        return (raw >> conf.bit & 1) == conf.value
+    return reg.fields[conf.field or ""].extract(raw) == conf.value
