@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 Source = Literal["gui", "mqtt", "auto", "raw"]
 Status = Literal["written", "confirmed", "unconfirmed", "failed"]
 SOURCES = ("gui", "mqtt", "auto", "raw")
+CONFIRM_POLLS = 3
 TRUE_WORDS = {"true": True, "on": True, "1": True, "false": False, "off": False, "0": False}
 
 
@@ -233,11 +234,13 @@ class CommandService:
             superseded.done.set_result(superseded.result)
         pending = _Pending(written, plan)
         self._confirming[device.name] = pending
+        # The map's timeout, but never less than 3 polls: a slowly polled device cannot show it sooner.
+        timeout = max(plan.timeout, CONFIRM_POLLS * device.config.poll_interval)
 
         async def expire() -> None:
-            await self.clock.sleep(plan.timeout)
+            await self.clock.sleep(timeout)
             if not pending.done.done():
-                self._settle(device.name, pending, "unconfirmed", f"the device did not show it within {plan.timeout:g} s")
+                self._settle(device.name, pending, "unconfirmed", f"the device did not show it within {timeout:g} s")
 
         task = asyncio.create_task(expire(), name=f"confirm {device.name} #{written.id}")
         self._confirm_tasks.add(task)

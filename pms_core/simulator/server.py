@@ -37,6 +37,7 @@ class SimulatedDevice:
     advance: Callable[[], None]  # brings the plant up to the clock's time
     frozen: bool = False
     reject_writes: str | None = None  # reason, or None to accept writes
+    refused: list[tuple[int, int]] = field(default_factory=list)  # (address, value) of every refused write
     readable: dict[str, set[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -146,10 +147,12 @@ class EndpointServer:
             if not set_values:
                 return None  # pymodbus reads the register back to echo it in the reply
             if device.reject_writes:
+                device.refused.append((address, int(set_values[0])))
                 log.info("simulated %s refuses write %d=%d: %s", device.name, address, set_values[0], device.reject_writes)
                 return ExcCodes.DEVICE_FAILURE
             reason = device.plant.write(device.device_map.device_type, address, int(set_values[0]))
             if reason:
+                device.refused.append((address, int(set_values[0])))
                 log.info("simulated %s refuses write %d=%d: %s", device.name, address, set_values[0], reason)
                 return ExcCodes.ILLEGAL_VALUE
             return None

@@ -1,0 +1,104 @@
+"""The one command path over real TCP: validation, gating, results and what reaches the devices."""
+
+from __future__ import annotations
+
+import pytest
+
+from pms_core.clock import Clock
+from pms_core.commands import CommandResult
+from pms_core.config import load_config
+from tests.conftest import Plant, wait_for, write_config
+
+
+def writes(plant: Plant) -> list[tuple[str, int, int]]:
+    return [(t, a, v) for _, t, a, v in plant.sim.plant.writes]
+
+
+async def test_a_mode_command_is_written_then_confirmed(plant):
+    results: list[CommandResult] = []
+    plant.runtime.bus.subscribe(CommandResult, results.append)
+    pcs = plant.name("PCS")
+    result = await plant.runtime.commands.execute(pcs, "operation_mode", {"mode": "charge"}, source="gui", request_id="r1")
+    assert result.status == "written" and result.writes == ((22, 0x55),) and result.request_id == "r1"
+    final = await plant.runtime.commands.confirmation(result)
+    assert final.status == "confirmed" and final.id == result.id
+    assert [r.status for r in results] == ["written", "confirmed"]
+    assert writes(plant) == [("PCS", 22, 0x55)]
+    assert plant.device("PCS").snapshot.derived["operating_mode"] == "charge"
+
+
+async def test_a_set_point_is_scaled_and_confirmed_by_reading_it_back(plant):
+    result = await plant.runtime.commands.execute(plant.name("PCS"), "set_charge_power", {"kw": 12.5}, source="mqtt")
+    assert result.writes == ((1, 125),)
+    assert (await plant.runtime.commands.confirmation(result)).status == "confirmed"
+    assert plant.sim.plant.pcs.charge_kw == 12.5
+
+
+@pytest.mark.parametrize(
+    ("device", "command", "params", "reason"),
+    [
+        ("없는장치", "operation_mode", {"mode": "stop"}, "unknown device '없는장치'"),
+        ("PCS", "fly", {}, "has no command 'fly'; known: bms_contactor, operation_mode, reset_faults"),
+        ("PCS", "operation_mode", {"mode": "turbo"}, "mode 'turbo' is not one of stop, standby, charge, regen, independent"),
+        ("PCS", "operation_mode", {}, "operation_mode needs params.mode"),
+        ("PCS", "set_charge_power", {"kw": 31}, "31 kW is above the limit 30.0 kW"),
+        ("PCS", "set_charge_power", {"kw": -1}, "below the minimum 0"),
+        ("PCS", "set_charge_power", {"kw": "ten"}, "kw must be a number"),
+        ("PCS", "bms_contactor", {"enable": "maybe"}, "enable must be true or false"),
+        ("DCDC", "operation_mode", {"mode": "charge!"}, "is not one of reset, stop, ready, charge"),
+        ("BMS", "reset_errors", {}, None),  # valid: shown for contrast
+    ],
+)
+async def test_invalid_commands_are_refused_and_nothing_is_written(plant, device, command, params, reason):
+    name = plant.name(device) if device in ("PCS", "DCDC", "BMS") else device
+    result = await plant.runtime.commands.execute(name, command, params, source="mqtt")
+    if reason is None:
+        assert result.status == "written" and writes(plant) == [("BMS", 201, 0x50)]
+        return
+    assert result.status == "failed" and reason in result.reason
+    assert writes(plant) == []
+
+
+async def test_switches_accept_booleans_and_words(plant):
+    bms = plant.name("BMS")
+    for value, expected in ((False, 0), ("on", 1), (True, 1), ("off", 0)):
+        result = await plant.runtime.commands.execute(bms, "dc_contactor", {"enable": value}, source="gui")
+        assert result.writes == ((200, expected),)
+
+
+async def test_raw_writes_only_to_writable_mapped_addresses(plant):
+    cmd, pcs = plant.runtime.commands, plant.name("PCS")
+    assert (await cmd.write_raw(pcs, 2, 55)).status == "written"
+    assert "not a writable register" in (await cmd.write_raw(pcs, 0, 1)).reason  # the rating is read-only
+    assert "not a writable register" in (await cmd.write_raw(pcs, 25, 1)).reason  # unmapped
+    assert "not a 16-bit register value" in (await cmd.write_raw(pcs, 2, 70000)).reason
+    assert writes(plant) == [("PCS", 2, 55)]
+
+
+async def test_basic_commands_are_refused_while_auto_runs_then_work_in_basic(plant):
+    op, cmd, pcs = plant.runtime.operation, plant.runtime.commands, plant.name("PCS")
+    assert op.set_mode("auto").ok
+    result = await cmd.execute(pcs, "operation_mode", {"mode": "stop"}, source="gui")
+    assert result.status == "failed" and "switch to basic mode" in result.reason
+    assert (await cmd.write_raw(pcs, 2, 10)).status == "failed"
+    assert writes(plant) == []
+    assert op.set_mode("manual").ok and op.mode == "basic"  # "manual" is "basic"
+    result = await cmd.execute(pcs, "operation_mode", {"mode": "stop"}, source="gui")
+    assert (await cmd.confirmation(result)).status == "confirmed"
+
+
+async def test_a_command_the_device_does_not_show_ends_unconfirmed(tmp_path):
+    loaded = load_config(write_config(tmp_path, poll_interval=1))
+    async with Plant(loaded, Clock(speed=20)) as plant:  # the 10 s confirmation timeout passes in 0.5 s
+        await plant.all_online()
+        plant.sim.devices[plant.name("PCS")].frozen = True  # answers, but its status never changes
+        result = await plant.runtime.commands.execute(plant.name("PCS"), "operation_mode", {"mode": "regen"}, source="gui")
+        final = await plant.runtime.commands.confirmation(result)
+    assert final.status == "unconfirmed" and "within 10 s" in final.reason
+
+
+async def test_an_offline_device_is_refused_without_a_write(plant):
+    await plant.sim.server(plant.name("DCDC")).stop()
+    await wait_for(lambda: plant.device("DCDC").state == "offline", 3, "offline")
+    result = await plant.runtime.commands.execute(plant.name("DCDC"), "operation_mode", {"mode": "stop"}, source="gui")
+    assert result.status == "failed" and "is offline" in result.reason
