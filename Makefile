@@ -5,11 +5,11 @@ PY := $(VENV)/bin/python
 .PHONY: run test lint bench clean
 
 run:
-	./scripts/bootstrap.sh test
+	./scripts/bootstrap.sh gui,test
 	$(PY) main.py --simulate
 
 test:
-	./scripts/bootstrap.sh test
+	./scripts/bootstrap.sh gui,test
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
@@ -17,7 +17,7 @@ lint:
 	$(VENV)/bin/ruff check .
 
 bench:
-	./scripts/bootstrap.sh test
+	./scripts/bootstrap.sh gui,test
 	$(PY) -m bench
 
 clean:

@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 log = logging.getLogger(__name__)
 
 LinkState = Literal["online", "stale", "offline"]
+BrokerState = Literal["connected", "connecting", "disconnected", "disabled"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,16 @@ class AlarmChanged:
     active: bool
     message: str
     timestamp: float
+
+
+@dataclass(frozen=True)
+class BrokerStateChanged:
+    """The MQTT gateway's connection to the broker (`disabled`: no broker configured for this run)."""
+
+    state: BrokerState
+    broker: str  # host:port
+    error: str | None
+    since: float  # plant epoch seconds
 
 
 E = TypeVar("E")

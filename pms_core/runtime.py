@@ -51,6 +51,13 @@ class Runtime:
     def device_of_type(self, device_type: str) -> Device | None:
         return next((d for d in self.devices.values() if d.type == device_type), None)
 
+    def pcs_rating_kw(self) -> float | None:
+        """The PCS rating read from the device (holding 0), or None without fresh PCS data."""
+        pcs = self.device_of_type("PCS")
+        snap = pcs.fresh_snapshot() if pcs else None
+        rating = snap.values.get("system_capacity") if snap else None
+        return float(rating) if isinstance(rating, (int, float)) else None
+
     async def start(self) -> None:
         log.info(
             "polling %d device(s): %s",

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras="${1:-test}"
+extras="${1:-gui,test}"
 venv=.venv
 python=${PYTHON:-python3}
 
@@ -27,6 +27,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     "$venv/bin/python" -m pip install -q -e ".[$extras]"
     touch "$stamp"
 fi
-if [ "$extras" = test ] && ! command -v mosquitto >/dev/null; then
+if [[ ",$extras," == *,test,* ]] && ! command -v mosquitto >/dev/null; then
     apt_install mosquitto mosquitto-clients
 fi
