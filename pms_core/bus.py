@@ -60,6 +60,14 @@ class AlarmChanged:
 
 
 @dataclass(frozen=True)
+class AlarmAcknowledged:
+    device_name: str
+    alarm: str
+    by: str  # "gui" | "mqtt"
+    timestamp: float
+
+
+@dataclass(frozen=True)
 class BrokerStateChanged:
     """The MQTT gateway's connection to the broker (`disabled`: no broker configured for this run)."""
 

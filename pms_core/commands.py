@@ -89,7 +89,9 @@ class CommandService:
         self.gate: Callable[[Source], str | None] = gate_nothing
         self._locks = {name: asyncio.Lock() for name in devices}
         self._ids = itertools.count(1)
-        self._confirming: dict[str, _Pending] = {}  # device name -> the command awaiting confirmation
+        # (device name, command) -> the command awaiting confirmation: a newer mode command supersedes
+        # an older one, but a set-point does not cancel the confirmation of a mode.
+        self._confirming: dict[tuple[str, str], _Pending] = {}
         self._confirm_tasks: set[asyncio.Task[None]] = set()
         bus.subscribe(Snapshot, self._on_snapshot)
 
@@ -226,21 +228,19 @@ class CommandService:
             return self._finish(written, plan.label)
 
     def _await_confirmation(self, device: Device, written: CommandResult, plan: _Plan) -> None:
-        superseded = self._confirming.pop(device.name, None)
+        key = (device.name, written.command)
+        superseded = self._confirming.get(key)
         if superseded and not superseded.done.done():
-            log.info(
-                "confirmation of command %d on %s superseded by command %d", superseded.result.id, device.name, written.id
-            )
-            superseded.done.set_result(superseded.result)
+            self._settle(key, superseded, "unconfirmed", f"superseded by command #{written.id} before the device showed it")
         pending = _Pending(written, plan)
-        self._confirming[device.name] = pending
+        self._confirming[key] = pending
         # The map's timeout, but never less than 3 polls: a slowly polled device cannot show it sooner.
         timeout = max(plan.timeout, CONFIRM_POLLS * device.config.poll_interval)
 
         async def expire() -> None:
             await self.clock.sleep(timeout)
             if not pending.done.done():
-                self._settle(device.name, pending, "unconfirmed", f"the device did not show it within {timeout:g} s")
+                self._settle(key, pending, "unconfirmed", f"the device did not show it within {timeout:g} s")
 
         task = asyncio.create_task(expire(), name=f"confirm {device.name} #{written.id}")
         self._confirm_tasks.add(task)
@@ -248,16 +248,16 @@ class CommandService:
         pending.done.add_done_callback(lambda _: task.cancel())
 
     def _on_snapshot(self, snap: Snapshot) -> None:
-        pending = self._confirming.get(snap.device_name)
-        if pending is None or pending.done.done() or snap.monotonic <= (pending.result.acked_at or 0):
-            return  # only data polled after the acknowledgement can confirm
-        if _shows(snap, pending.plan):
-            self._settle(snap.device_name, pending, "confirmed", None)
+        for key, pending in list(self._confirming.items()):
+            if key[0] != snap.device_name or pending.done.done() or snap.monotonic <= (pending.result.acked_at or 0):
+                continue  # only data polled after the acknowledgement can confirm
+            if _shows(snap, pending.plan):
+                self._settle(key, pending, "confirmed", None)
 
-    def _settle(self, device_name: str, pending: _Pending, status: Status, reason: str | None) -> None:
+    def _settle(self, key: tuple[str, str], pending: _Pending, status: Status, reason: str | None) -> None:
         final = replace(pending.result, status=status, reason=reason, timestamp=self.clock.now())
-        if self._confirming.get(device_name) is pending:
-            del self._confirming[device_name]
+        if self._confirming.get(key) is pending:
+            del self._confirming[key]
         pending.done.set_result(final)
         self._finish(final)
 

@@ -139,11 +139,16 @@ def _message(err: dict) -> str:
     return msg.removeprefix("Value error, ")
 
 
+def beside_config(name: str, config_path: Path) -> Path:
+    """A file named in the config: absolute as written, else relative to the config file's folder."""
+    path = Path(name)
+    return path if path.is_absolute() else config_path.parent / path
+
+
 def map_path(device: DeviceConfig, config_path: Path) -> Path:
     """A device's map: as named (relative to the config file), else beside the config, else bundled."""
     if device.map:
-        named = Path(device.map)
-        return named if named.is_absolute() else config_path.parent / named
+        return beside_config(device.map, config_path)
     filename = f"{device.type.lower()}_map.json"
     beside = config_path.parent / filename
     return beside if beside.exists() else PROJECT_DIR / "config" / filename
@@ -186,6 +191,11 @@ def load_config(path: Path) -> LoadedConfig:
         if dmap.device_type != dev.type:
             lines.append(f"{path}: devices[{i}].map: {mpath} is a {dmap.device_type} map, the device is a {dev.type}")
         maps[dev.name] = dmap
+    tls = config.mqtt.tls
+    for key in ("ca_file", "cert_file", "key_file"):
+        name = getattr(tls, key) if tls else None
+        if name and not beside_config(name, path).is_file():
+            lines.append(f"{path}: mqtt.tls.{key}: file not found: {beside_config(name, path)}")
     if lines:
         raise ConfigError(lines)
     return LoadedConfig(path, config, maps)

@@ -1,4 +1,4 @@
-"""Builds and wires the PMS from a config: links, devices, poller, bus; `start()` / `stop()`."""
+"""Builds and wires the PMS from a config: links, devices, poller, bus, modes, alarms, MQTT; `start()` / `stop()`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import logging
 from pathlib import Path
 
+from pms_core.alarms import AlarmMonitor
 from pms_core.automation.auto_mode import AutoMode
 from pms_core.automation.operation_manager import OperationManager
 from pms_core.automation.settings import SettingsStore
@@ -15,6 +16,7 @@ from pms_core.commands import CommandService
 from pms_core.config import LoadedConfig
 from pms_core.devices import Device, make_device
 from pms_core.modbus import ModbusLink
+from pms_core.mqtt.gateway import MqttGateway
 from pms_core.paths import data_dir
 from pms_core.poller import Poller, TickObserver
 
@@ -28,7 +30,9 @@ class Runtime:
         clock: Clock = REAL_CLOCK,
         on_tick: TickObserver | None = None,
         state_dir: Path | None = None,
+        mqtt: bool = True,
     ) -> None:
+        """`mqtt=False` leaves the broker out (tests of the core alone)."""
         self.loaded = loaded
         self.clock = clock
         self.bus = Bus()
@@ -46,6 +50,13 @@ class Runtime:
         self.settings = SettingsStore(cfg.auto_mode, state_file(cfg.history.path, state_dir))
         self.auto = AutoMode(self.devices, self.commands, self.bus, clock, self.settings, cfg.recovery)
         self.operation = OperationManager(cfg.auto_mode, self.commands, self.auto, self.settings, self.bus, clock)
+        self.alarms = AlarmMonitor(loaded.maps, self.bus, clock)
+        self.mqtt: MqttGateway | None = None
+        if mqtt:
+            self.mqtt = MqttGateway(
+                cfg.mqtt, loaded.path, self.bus, self.devices, self.operation, self.commands, self.alarms,
+                self.pcs_rating_kw, clock,
+            )  # fmt: skip
         self._resume: asyncio.Task[None] | None = None
 
     def device_of_type(self, device_type: str) -> Device | None:
@@ -66,6 +77,8 @@ class Runtime:
                 f"{d.name} ({d.type}) at {d.link.endpoint} every {d.config.poll_interval} s" for d in self.devices.values()
             ),
         )
+        if self.mqtt:
+            self.mqtt.start()
         self.poller.start()
         self._resume = asyncio.create_task(self.operation.resume(), name="resume operation mode")
 
@@ -77,6 +90,8 @@ class Runtime:
         await self.auto.close()
         await self.commands.stop()
         await self.poller.stop()
+        if self.mqtt:
+            await self.mqtt.stop()
         for link in self.links.values():
             await link.close()
         log.info("stopped")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -22,12 +21,7 @@ from pms_core.clock import Clock  # noqa: E402
 from pms_core.config import LoadedConfig, load_config  # noqa: E402
 from pms_core.runtime import Runtime  # noqa: E402
 from pms_core.simulator import PlantParams, Simulator  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.broker import Mosquitto, free_port  # noqa: E402
 
 
 def write_config(directory: Path, *, poll_interval: float = 0.2, devices: list[dict] | None = None, **sections) -> Path:
@@ -37,6 +31,8 @@ def write_config(directory: Path, *, poll_interval: float = 0.2, devices: list[d
             {"name": f"한자연_{t}", "type": t, "ip": "127.0.0.1", "port": free_port(), "poll_interval": poll_interval}
             for t in ("BMS", "PCS", "DCDC")
         ]
+    # Never the machine's own broker on 1883: a free port where nothing listens, unless a test names one.
+    sections.setdefault("mqtt", {"port": free_port()})
     path = directory / "config.yml"
     path.write_text(yaml.safe_dump({"devices": devices, **sections}, allow_unicode=True), encoding="utf-8")
     return path
@@ -74,11 +70,16 @@ class Plant:
     """The simulator and the PMS runtime on one clock, started and stopped together."""
 
     def __init__(
-        self, loaded: LoadedConfig, clock: Clock, params: PlantParams | None = None, sim_clock: Clock | None = None
+        self,
+        loaded: LoadedConfig,
+        clock: Clock,
+        params: PlantParams | None = None,
+        sim_clock: Clock | None = None,
+        mqtt: bool = False,
     ) -> None:
         self.clock = clock
         self.sim = Simulator(loaded, sim_clock or clock, params)
-        self.runtime = Runtime(loaded, clock)
+        self.runtime = Runtime(loaded, clock, mqtt=mqtt)
 
     async def __aenter__(self) -> Plant:
         await self.sim.start()
@@ -104,6 +105,15 @@ async def plant(loaded: LoadedConfig):
     async with Plant(loaded, Clock()) as p:
         await p.all_online()
         yield p
+
+
+@pytest.fixture
+def broker(tmp_path: Path):
+    """A real Mosquitto on a free loopback port, stopped after the test."""
+    mosquitto = Mosquitto(tmp_path / "broker")
+    mosquitto.start()
+    yield mosquitto
+    mosquitto.stop()
 
 
 @pytest.fixture(autouse=True)

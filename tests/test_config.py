@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -69,11 +70,21 @@ def test_defaults_are_filled_in(tmp_path):
     assert not cfg.mqtt.allow_raw_writes and not cfg.auto_mode.resume_on_start and not cfg.recovery.enabled
 
 
-def test_shipped_configs_are_valid():
+def test_shipped_configs_are_valid(tmp_path):
     shipped = load_config(ROOT / "config" / "config.yml")
     assert {d.type for d in shipped.devices} == {"BMS", "PCS", "DCDC"}
     assert all(d.ip == "127.0.0.1" for d in shipped.devices)
-    site = load_config(ROOT / "config" / "site.example.yml")
+    site_dir = shutil.copytree(ROOT / "config", tmp_path / "config")  # as a site installs it, TLS files in certs/
+    example = site_dir / "site.example.yml"
+    with pytest.raises(ConfigError) as err:
+        load_config(example)
+    files = {"ca_file": "ca.crt", "cert_file": "pms.crt", "key_file": "pms.key"}
+    certs = site_dir / "certs"
+    assert err.value.lines == [f"{example}: mqtt.tls.{k}: file not found: {certs / f}" for k, f in files.items()]
+    certs.mkdir()
+    for name in files.values():
+        (certs / name).write_text("", encoding="utf-8")
+    site = load_config(example)
     assert all(d.ip.startswith("192.168.") for d in site.devices) and site.config.mqtt.location == "대실마을"
 
 

@@ -1,0 +1,270 @@
+"""The control topics: route a message, check it, act through the operation manager or the command path, answer.
+
+Every rule of the contract's "Rules every handler follows" lives here, on the
+event loop; the gateway only moves bytes. A handler never raises: whatever a
+remote system sends, it gets one clear answer (or, for topics that are not
+ours, silence) and the PMS keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pms_core.alarms import AlarmMonitor
+from pms_core.automation.operation_manager import OperationManager, Outcome
+from pms_core.clock import Clock
+from pms_core.commands import CommandResult, CommandService
+from pms_core.config import MqttConfig
+from pms_core.mqtt.messages import parse_timestamp
+
+log = logging.getLogger(__name__)
+
+SYSTEM_COMMANDS = (
+    "operation_mode",
+    "auto_mode/start",
+    "auto_mode/stop",
+    "auto_mode/status",
+    "basic_mode",
+    "threshold_config",
+    "alarm_ack",
+)
+COMMAND_ROOTS = {c.split("/")[0] for c in SYSTEM_COMMANDS}
+META_KEYS = {"request_id", "gui_request_id", "timestamp"}
+REMEMBERED_REQUESTS = 1000
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str  # "system": a command of SYSTEM_COMMANDS; "raw": a register write; "unknown": one of ours, misspelt
+    command: str  # the system command, or the device name of a raw write
+    response_topic: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    success: bool
+    message: str
+    extra: dict[str, Any] | None = None
+
+
+class BadMessage(ValueError):
+    """A control message that is refused as it stands; the text says what is wrong."""
+
+
+class ControlHandler:
+    def __init__(
+        self,
+        config: MqttConfig,
+        operation: OperationManager,
+        commands: CommandService,
+        alarms: AlarmMonitor,
+        pcs_rating: Callable[[], float | None],
+        publish_status: Callable[[], None],
+        respond: Callable[[str, dict[str, Any]], None],
+        clock: Clock,
+    ) -> None:
+        self.config = config
+        self.operation = operation
+        self.commands = commands
+        self.alarms = alarms
+        self.pcs_rating = pcs_rating
+        self.publish_status = publish_status
+        self.respond = respond
+        self.clock = clock
+        self.base = config.base_topic
+        self._answers: OrderedDict[str, asyncio.Future[tuple[str, dict[str, Any]]]] = OrderedDict()
+
+    # --- routing --------------------------------------------------------------------------
+    def route(self, topic: str) -> Route | None:
+        """Which control message `topic` is, or None for a topic this PMS must not answer."""
+        prefix = f"{self.base}/control/"
+        if not topic.startswith(prefix):
+            return None
+        parts = topic[len(prefix) :].split("/")
+        status, control = f"{self.base}/status", f"{self.base}/control"
+        loc = self.config.location
+        if loc and parts[0] == loc and len(parts) > 1:
+            parts = parts[1:]
+            status, control = f"{status}/{loc}", f"{control}/{loc}"
+        if parts[-1] == "response":
+            return None  # our own answers (and other systems'): never commands
+        command = "/".join(parts)
+        if command in SYSTEM_COMMANDS:
+            return Route("system", command, f"{status}/operation_mode/response")
+        if len(parts) == 2 and parts[1] == "command":
+            return Route("raw", parts[0], f"{control}/{parts[0]}/response")
+        if parts[0] in COMMAND_ROOTS:
+            return Route("unknown", command, f"{status}/operation_mode/response")
+        return None  # another location's topic, or not a control topic of the contract
+
+    # --- handling -------------------------------------------------------------------------
+    async def handle(self, topic: str, payload: bytes, retained: bool) -> None:
+        route = self.route(topic)
+        if route is None:
+            return
+        if retained:
+            log.info("ignoring a retained control message on %s: a command is acted on once, when it is sent", topic)
+            return
+        try:
+            message = decode(payload)
+        except BadMessage as exc:
+            self._answer(route, None, Answer(False, str(exc)))
+            return
+        request_id = message.get("request_id", message.get("gui_request_id"))
+        if request_id is not None and (isinstance(request_id, bool) or not isinstance(request_id, (str, int))):
+            self._answer(route, None, Answer(False, f"request_id must be a string or a number, got {request_id!r}"))
+            return
+        key = None if request_id is None else f"{route.kind}:{route.command}:{request_id}"
+        if key is not None and key in self._answers:
+            log.info("repeated request_id %r on %s: answering again, not executing twice", request_id, topic)
+            response_topic, response = await asyncio.shield(self._answers[key])
+            self.respond(response_topic, response)
+            return
+        answered: asyncio.Future[tuple[str, dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        if key is not None:
+            self._remember(key, answered)
+        try:
+            answer = await self._act(route, message, request_id)
+        except Exception as exc:  # a bug must not end the gateway; the sender still gets its answer
+            log.exception("control message on %s failed", topic)
+            answer = Answer(False, f"internal error: {exc}")
+        answered.set_result(self._answer(route, request_id, answer))
+
+    async def _act(self, route: Route, message: dict[str, Any], request_id: str | int | None) -> Answer:
+        try:
+            self._check_age(message)
+            if route.kind == "unknown":
+                raise BadMessage(f"unknown control topic {route.command!r}; known: {', '.join(SYSTEM_COMMANDS)}")
+            if route.kind == "raw":
+                return await self._raw_write(route.command, message, request_id)
+            return await self._system(route.command, message, request_id)
+        except BadMessage as exc:
+            return Answer(False, str(exc))
+
+    async def _system(self, command: str, message: dict[str, Any], request_id: str | int | None) -> Answer:
+        op = self.operation
+        if command == "operation_mode":
+            return _outcome(op.set_mode(_text(message, "mode")))
+        if command == "auto_mode/start":
+            return _outcome(op.start_auto())
+        if command == "auto_mode/stop":
+            return _outcome(op.stop_auto())
+        if command == "auto_mode/status":
+            self.publish_status()
+            return Answer(True, "status published")
+        if command == "basic_mode":
+            return await self._basic(message, request_id)
+        if command == "threshold_config":
+            changes = {k: v for k, v in message.items() if k not in META_KEYS}
+            if not changes:
+                raise BadMessage("no thresholds given")
+            return _outcome(op.update_settings(changes, self.pcs_rating()))
+        # alarm_ack
+        refusal = self.alarms.acknowledge(_text(message, "device_name"), _text(message, "alarm"), "mqtt")
+        return Answer(refusal is None, refusal or "alarm acknowledged")
+
+    async def _basic(self, message: dict[str, Any], request_id: str | int | None) -> Answer:
+        device, command = _text(message, "device_name"), _text(message, "command")
+        params = message.get("params", {})
+        if not isinstance(params, dict):
+            raise BadMessage(f"params must be an object, got {params!r}")
+        # Sites send parameters at the top level too; `params` wins where both name one.
+        top = {k: v for k, v in message.items() if k not in META_KEYS | {"device_name", "command", "params"}}
+        return _result(
+            await self.commands.execute(
+                device, command, {**top, **params}, source="mqtt", request_id=_id_text(request_id)
+            )
+        )
+
+    async def _raw_write(self, device: str, message: dict[str, Any], request_id: str | int | None) -> Answer:
+        if not self.config.allow_raw_writes:
+            raise BadMessage("raw register writes are disabled at this site (mqtt.allow_raw_writes: false)")
+        if message.get("action") != "write_register":
+            raise BadMessage(f"action must be 'write_register', got {message.get('action')!r}")
+        address, value = _integer(message, "address"), _integer(message, "value")
+        return _result(await self.commands.write_raw(device, address, value, request_id=_id_text(request_id)))
+
+    def _check_age(self, message: dict[str, Any]) -> None:
+        stamp = message.get("timestamp")
+        if stamp is None:
+            return
+        if not isinstance(stamp, str):
+            raise BadMessage(f"timestamp must be an ISO 8601 string, got {stamp!r}")
+        try:
+            sent = parse_timestamp(stamp)
+        except ValueError:
+            raise BadMessage(f"timestamp {stamp!r} is not ISO 8601") from None
+        age = time.time() - sent  # transport age is wall-clock time, whatever the plant clock does
+        if age > self.config.command_max_age_s:
+            raise BadMessage(f"stale command: sent {age:.0f} s ago, the limit is {self.config.command_max_age_s:g} s")
+
+    # --- answering ------------------------------------------------------------------------
+    def _answer(self, route: Route, request_id: str | int | None, answer: Answer) -> tuple[str, dict[str, Any]]:
+        now = self.clock.iso()
+        if route.kind == "raw":
+            response = {"request_id": request_id, "success": answer.success, "message": answer.message,
+                        "timestamp": now, "device_name": route.command}  # fmt: skip
+        else:
+            response = {"command": route.command, "success": answer.success, "message": answer.message,
+                        "request_id": request_id, "timestamp": now}  # fmt: skip
+        response.update(answer.extra or {})
+        (log.info if answer.success else log.warning)("MQTT %s: %s", route.command, answer.message)
+        self.respond(route.response_topic, response)
+        return route.response_topic, response
+
+    def _remember(self, key: str, answered: asyncio.Future[tuple[str, dict[str, Any]]]) -> None:
+        self._answers[key] = answered
+        while len(self._answers) > REMEMBERED_REQUESTS:
+            self._answers.popitem(last=False)
+
+
+def decode(payload: bytes) -> dict[str, Any]:
+    """The JSON object of a control message (an empty payload is `{}`); BadMessage otherwise."""
+    if not payload.strip():
+        return {}
+    try:
+        message = json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadMessage("payload is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise BadMessage(f"payload is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    except RecursionError:
+        raise BadMessage("payload is nested too deeply") from None
+    if not isinstance(message, dict):
+        raise BadMessage(f"payload must be a JSON object, got {type(message).__name__}")
+    return message
+
+
+def _text(message: dict[str, Any], key: str) -> str:
+    value = message.get(key)
+    if not isinstance(value, str) or not value:
+        raise BadMessage(f"{key} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _integer(message: dict[str, Any], key: str) -> int:
+    value = message.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadMessage(f"{key} must be an integer, got {value!r}")
+    return value
+
+
+def _id_text(request_id: str | int | None) -> str | None:
+    return None if request_id is None else str(request_id)
+
+
+def _outcome(outcome: Outcome) -> Answer:
+    return Answer(outcome.ok, outcome.message)
+
+
+def _result(result: CommandResult) -> Answer:
+    extra = {"command_id": result.id, "status": result.status, "writes": [list(w) for w in result.writes]}
+    message = result.reason or f"{result.command} written to {result.device_name}"
+    return Answer(result.ok, message, extra)
