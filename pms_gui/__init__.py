@@ -1,0 +1,1 @@
+"""The operator console: widgets only. Every decision lives in pms_core; this package renders and forwards clicks."""

@@ -1,0 +1,215 @@
+"""Alarms and events: active alarms with severity colours, and a log of commands, mode and link changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QBrush, QColor
+from PyQt5.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pms_core.automation.operation_manager import OperationStatus
+from pms_core.bus import AlarmChanged, BrokerStateChanged, LinkStateChanged
+from pms_core.commands import CommandResult
+from pms_core.runtime import Runtime
+from pms_gui.bridge import DeviceView
+from pms_gui.controls import RESULT_COLOURS
+from pms_gui.i18n import Binder, tr
+from pms_gui.widgets import SEVERITY_COLOURS, active_bits
+
+MAX_LOG = 2000
+ALARM_COLUMNS = ("ev.col.time", "ev.col.severity", "ev.col.device", "ev.col.alarm")
+LOG_COLUMNS = ("ev.col.time", "ev.col.kind", "ev.col.source", "ev.col.device", "ev.col.text", "ev.col.result")
+LINK_COLOURS = {"online": "#2e7d32", "stale": "#c98a00", "offline": "#c62828"}
+
+
+def clock_text(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch).strftime("%m-%d %H:%M:%S")
+
+
+def table(columns: tuple[str, ...], binder: Binder) -> QTableWidget:
+    t = QTableWidget(0, len(columns))
+    t.setEditTriggers(QAbstractItemView.NoEditTriggers)
+    t.setSelectionBehavior(QAbstractItemView.SelectRows)
+    t.verticalHeader().setVisible(False)
+    t.verticalHeader().setDefaultSectionSize(22)
+    t.setAlternatingRowColors(True)
+    header = t.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeToContents)
+    header.setStretchLastSection(True)
+
+    def relabel() -> None:
+        t.setHorizontalHeaderLabels([tr(c) for c in columns])
+
+    binder.bind(lambda _text: relabel(), columns[0])
+    return t
+
+
+def item(text: str, colour: str | None = None, bold: bool = False) -> QTableWidgetItem:
+    it = QTableWidgetItem(text)
+    if colour:
+        it.setForeground(QBrush(QColor(colour)))
+    if bold:
+        font = it.font()
+        font.setBold(True)
+        it.setFont(font)
+    return it
+
+
+class EventsPanel(QWidget):
+    def __init__(self, runtime: Runtime, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runtime = runtime
+        self.binder = Binder()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        split = QSplitter(Qt.Vertical)
+        layout.addWidget(split)
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        title = QLabel()
+        self.binder.bind(title.setText, "ev.active")
+        tl.addWidget(title)
+        self.alarms = table(ALARM_COLUMNS, self.binder)
+        self.alarms.setObjectName("activeAlarms")
+        tl.addWidget(self.alarms)
+        bottom = QWidget()
+        bl = QVBoxLayout(bottom)
+        bl.setContentsMargins(0, 0, 0, 0)
+        title2 = QLabel()
+        self.binder.bind(title2.setText, "ev.log")
+        bl.addWidget(title2)
+        self.log = table(LOG_COLUMNS, self.binder)
+        self.log.setObjectName("eventLog")
+        bl.addWidget(self.log)
+        split.addWidget(top)
+        split.addWidget(bottom)
+        split.setSizes([120, 300])
+        self._pms_alarms: dict[tuple[str, str], AlarmChanged] = {}
+        self._device_alarms: dict[str, list[tuple[str, str, str]]] = {}
+        self._alarm_since: dict[tuple[str, str], float] = {}
+        self._command_rows: dict[int, QTableWidgetItem] = {}  # command id -> its result cell
+        self._mode: str | None = None
+        self._state: str | None = None
+
+    # --- active alarms ---------------------------------------------------------------------------
+    def device_view(self, view: DeviceView) -> None:
+        if view.snapshot is None:
+            return
+        dev = self.runtime.devices[view.name]
+        bits = active_bits(dev.map, view.snapshot.raw)
+        if bits != self._device_alarms.get(view.name):
+            self._device_alarms[view.name] = bits
+            self._redraw_alarms()
+
+    def alarm_changed(self, event: AlarmChanged) -> None:
+        key = (event.device_name, event.code)
+        if event.active:
+            self._pms_alarms[key] = event
+        else:
+            self._pms_alarms.pop(key, None)
+        self._redraw_alarms()
+        text = tr("ev.alarm.on" if event.active else "ev.alarm.off", message=event.message)
+        self._log(event.timestamp, "kind.alarm", "src.pms", event.device_name, text, tr(f"sev.{event.severity}"),
+                  SEVERITY_COLOURS.get(event.severity))  # fmt: skip
+
+    def _redraw_alarms(self) -> None:
+        rows: list[tuple[float, str, str, str]] = []
+        now = self.runtime.clock.now()
+        seen = set()
+        for event in self._pms_alarms.values():
+            rows.append((event.timestamp, event.severity, event.device_name, event.message))
+        for device, bits in self._device_alarms.items():
+            for register, name, severity in bits:
+                key = (device, f"{register}:{name}")
+                seen.add(key)
+                since = self._alarm_since.setdefault(key, now)
+                rows.append((since, severity, device, f"{name} ({register})"))
+        for key in [k for k in self._alarm_since if k not in seen]:
+            del self._alarm_since[key]
+        order = {"fault": 0, "warning": 1, "info": 2}
+        rows.sort(key=lambda r: (order.get(r[1], 3), -r[0]))
+        self.alarms.setRowCount(len(rows))
+        for i, (since, severity, device, text) in enumerate(rows):
+            colour = SEVERITY_COLOURS.get(severity)
+            self.alarms.setItem(i, 0, item(clock_text(since)))
+            self.alarms.setItem(i, 1, item(tr(f"sev.{severity}"), colour, bold=True))
+            self.alarms.setItem(i, 2, item(device))
+            self.alarms.setItem(i, 3, item(text, colour))
+
+    # --- the event log ---------------------------------------------------------------------------
+    def command_result(self, result: CommandResult) -> None:
+        colour = RESULT_COLOURS[result.status]
+        text = tr(f"result.{result.status}") + (f" — {result.reason}" if result.reason else "")
+        cell = self._command_rows.get(result.id)
+        if cell is not None and cell.tableWidget() is self.log:
+            cell.setText(text)
+            cell.setForeground(QBrush(QColor(colour)))
+            return
+        params = ", ".join(f"{k}={v}" for k, v in result.params.items())
+        writes = ", ".join(f"{a}={v:#x}" for a, v in result.writes)
+        what = f"{result.command}({params})" + (f" → {writes}" if writes else "")
+        self._command_rows[result.id] = self._log(
+            result.timestamp, "kind.command", f"src.{result.source}", result.device_name, what, text, colour
+        )
+
+    def operation_changed(self, status: OperationStatus) -> None:
+        if status.mode != self._mode:
+            if self._mode is not None:
+                self._log(
+                    status.timestamp, "kind.mode", "src.pms", "PMS", tr("ev.mode_changed", mode=tr(f"mode.{status.mode}"))
+                )
+            self._mode = status.mode
+        if status.auto.state != self._state:
+            if self._state is not None:
+                text = tr("ev.auto_state", state=tr(f"state.{status.auto.state}"))
+                if status.auto.reason:
+                    text += f" — {status.auto.reason}"
+                self._log(status.timestamp, "kind.mode", "src.auto", "PMS", text)
+            self._state = status.auto.state
+
+    def link_changed(self, event: LinkStateChanged) -> None:
+        error = f" — {event.error}" if event.error else ""
+        self._log(event.since, "kind.link", "src.pms", event.device_name, tr("ev.link", state=tr(f"link.{event.state}"),
+                  error=error), tr(f"link.{event.state}"), LINK_COLOURS[event.state])  # fmt: skip
+
+    def broker_changed(self, event: BrokerStateChanged) -> None:
+        state = tr(f"broker.{event.state}")
+        text = tr("ev.broker", broker=event.broker, state=state) + (f" — {event.error}" if event.error else "")
+        self._log(event.since, "kind.broker", "src.pms", "MQTT", text, state)
+
+    def _log(self, when: float, kind: str, source: str, device: str, text: str, result: str = "",
+             colour: str | None = None) -> QTableWidgetItem:  # fmt: skip
+        self.log.insertRow(0)
+        cells = [item(clock_text(when)), item(tr(kind)), item(tr(source)), item(device), item(text)]
+        for col, cell in enumerate(cells):
+            self.log.setItem(0, col, cell)
+        result_cell = item(result, colour, bold=True)
+        self.log.setItem(0, 5, result_cell)
+        while self.log.rowCount() > MAX_LOG:
+            self.log.removeRow(self.log.rowCount() - 1)
+        if len(self._command_rows) > MAX_LOG:
+            for key in sorted(self._command_rows)[: len(self._command_rows) - MAX_LOG]:
+                del self._command_rows[key]
+        return result_cell
+
+    def rows(self) -> list[list[str]]:
+        """The event log as text, newest first (for tests and copy)."""
+        return [
+            [self.log.item(r, c).text() if self.log.item(r, c) else "" for c in range(self.log.columnCount())]
+            for r in range(self.log.rowCount())
+        ]
+
+    def retranslate(self) -> None:
+        self.binder.retranslate()
+        self._redraw_alarms()

@@ -1,0 +1,178 @@
+"""Trend charts: SOC, battery power, PV power and AC power on a date-time axis.
+
+Like pyqtgraph's scrolling examples: preallocated ring buffers (no growth,
+no copies), float64 epoch seconds on a DateAxisItem, NaN where a device was
+not fresh (the curve shows a gap), peak-mode downsampling and clip-to-view so
+7 days at 1 Hz stays smooth. The history issue backfills these from disk;
+until then they start empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5.QtWidgets import QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from pms_core.automation.operation_manager import OperationStatus
+from pms_core.runtime import Runtime
+from pms_gui.bridge import ClockTick
+from pms_gui.i18n import Binder, tr
+
+CAPACITY = 7 * 24 * 3600  # one sample a second for 7 days
+WINDOWS = (("trend.10m", 600), ("trend.1h", 3600), ("trend.24h", 86400), ("trend.7d", 7 * 86400))
+# Seconds between redraws per window: a pixel of a 24 h chart is over a minute wide.
+REDRAW_EVERY = {600: 1, 3600: 2, 86400: 10, 7 * 86400: 60}
+
+
+@dataclass(frozen=True)
+class Series:
+    key: str  # i18n key of the legend
+    device_type: str
+    value: str  # snapshot value name
+    colour: str
+
+
+SERIES = (
+    Series("trend.soc", "BMS", "battery_soc", "#1565c0"),
+    Series("trend.battery_power", "BMS", "battery_power", "#6a1b9a"),
+    Series("trend.pv_power", "DCDC", "input_power", "#ef6c00"),
+    Series("trend.ac_power", "PCS", "ac_active_power", "#2e7d32"),
+)
+
+
+class Ring:
+    """A fixed-size time series kept twice over, so the newest N samples are always one contiguous view."""
+
+    def __init__(self, capacity: int, columns: int) -> None:
+        self.capacity = capacity
+        self.t = np.full(2 * capacity, np.nan)
+        self.y = np.full((columns, 2 * capacity), np.nan, dtype=np.float32)
+        self.count = 0
+        self._head = 0  # where the next sample goes (0..capacity-1)
+
+    def append(self, t: float, values: list[float]) -> None:
+        i, j = self._head, self._head + self.capacity
+        self.t[i] = self.t[j] = t
+        self.y[:, i] = self.y[:, j] = values
+        self._head = (i + 1) % self.capacity
+        self.count = min(self.count + 1, self.capacity)
+
+    def last(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The newest `n` samples (fewer if not yet that many), oldest first, as views."""
+        n = min(n, self.count)
+        end = self._head + self.capacity
+        return self.t[end - n : end], self.y[:, end - n : end]
+
+
+class TrendPanel(QWidget):
+    def __init__(self, runtime: Runtime, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runtime = runtime
+        self.binder = Binder()
+        self.ring = Ring(CAPACITY, len(SERIES))
+        self.window = WINDOWS[0][1]
+        self._since_redraw = 0
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        bar = QHBoxLayout()
+        label = QLabel()
+        self.binder.bind(label.setText, "trend.window")
+        bar.addWidget(label)
+        self.window_buttons = QButtonGroup(self)
+        for i, (key, seconds) in enumerate(WINDOWS):
+            button = QPushButton()
+            button.setCheckable(True)
+            button.setChecked(i == 0)
+            button.setObjectName(f"window:{seconds}")
+            self.binder.bind(button.setText, key)
+            self.window_buttons.addButton(button, seconds)
+            bar.addWidget(button)
+        self.window_buttons.idClicked.connect(self.set_window)
+        bar.addStretch(1)
+        self.pause = QCheckBox()
+        self.binder.bind(self.pause.setText, "trend.pause")
+        self.pause.toggled.connect(lambda paused: None if paused else self.redraw())
+        bar.addWidget(self.pause)
+        follow = QPushButton()
+        self.binder.bind(follow.setText, "trend.follow")
+        follow.clicked.connect(self.follow)
+        bar.addWidget(follow)
+        layout.addLayout(bar)
+
+        pg.setConfigOptions(antialias=False, background="w", foreground="#37474f")
+        self.graphics = pg.GraphicsLayoutWidget()
+        layout.addWidget(self.graphics, 1)
+        self.soc_plot = self.graphics.addPlot(row=0, col=0, axisItems={"bottom": pg.DateAxisItem()})
+        self.power_plot = self.graphics.addPlot(row=1, col=0, axisItems={"bottom": pg.DateAxisItem()})
+        self.power_plot.setXLink(self.soc_plot)
+        self.soc_plot.setYRange(0, 100, padding=0.02)
+        self.soc_plot.getAxis("bottom").setStyle(showValues=False)
+        self.graphics.ci.layout.setRowStretchFactor(0, 1)
+        self.graphics.ci.layout.setRowStretchFactor(1, 1)
+        self.legend = self.power_plot.addLegend(offset=(10, 5))
+        self.soc_legend = self.soc_plot.addLegend(offset=(10, 5))
+        self.curves: list[pg.PlotDataItem] = []
+        for series in SERIES:
+            plot = self.soc_plot if series.value == "battery_soc" else self.power_plot
+            curve = plot.plot(pen=pg.mkPen(series.colour, width=1), name=tr(series.key), connect="finite")
+            self.curves.append(curve)
+        for plot in (self.soc_plot, self.power_plot):
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.setClipToView(True)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.setMouseEnabled(x=True, y=False)
+        self.power_plot.addLine(y=0, pen=pg.mkPen("#b0bec5", width=1))
+        self.threshold_lines = {
+            key: self.soc_plot.addLine(y=50, pen=pg.mkPen(colour, width=1, style=pg.QtCore.Qt.DashLine))
+            for key, colour in (("soc_low_threshold", "#e53935"), ("soc_charge_stop_threshold", "#f9a825"),
+                                ("soc_high_threshold", "#1e88e5"))
+        }  # fmt: skip
+        self.follow()
+
+    # --- data ------------------------------------------------------------------------------
+    def sample(self, tick: ClockTick) -> None:
+        """One sample a second of every series; NaN where the device's data is not fresh."""
+        row = []
+        for series in SERIES:
+            dev = self.runtime.device_of_type(series.device_type)
+            snap = dev.fresh_snapshot() if dev else None
+            value = snap.value(series.value) if snap else None
+            row.append(float(value) if isinstance(value, (int, float)) else np.nan)
+        self.ring.append(tick.now, row)
+        self._since_redraw += 1
+        if self._since_redraw >= REDRAW_EVERY[self.window]:
+            self.redraw()
+
+    def set_thresholds(self, status: OperationStatus) -> None:
+        for key, line in self.threshold_lines.items():
+            line.setValue(status.thresholds[key])
+
+    # --- drawing ---------------------------------------------------------------------------
+    def set_window(self, seconds: int) -> None:
+        self.window = seconds
+        self.follow()
+
+    def follow(self) -> None:
+        self.pause.setChecked(False)
+        self.redraw()
+
+    def redraw(self) -> None:
+        if self.pause.isChecked():
+            return
+        self._since_redraw = 0
+        now = self.runtime.clock.now()
+        if self.isVisible():
+            t, y = self.ring.last(self.window)
+            for i, curve in enumerate(self.curves):
+                curve.setData(t, y[i])
+        self.soc_plot.setXRange(now - self.window, now, padding=0)
+
+    def retranslate(self) -> None:
+        self.binder.retranslate()
+        for legend in (self.legend, self.soc_legend):
+            for sample, label in legend.items:
+                name = next((tr(s.key) for s, c in zip(SERIES, self.curves, strict=True) if c is sample.item), None)
+                if name:
+                    label.setText(name)
