@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 
 run:
 	./scripts/bootstrap.sh gui,test
-	$(PY) main.py --simulate
+	$(PY) main_gui_integrated.py --demo
 
 test:
 	./scripts/bootstrap.sh gui,test

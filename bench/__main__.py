@@ -8,7 +8,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import polling
+from bench import console, polling
 
 
 def main() -> None:
@@ -17,6 +17,7 @@ def main() -> None:
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''} python {platform.python_version()}",
         "polling": polling.main(quick),
+        "console": console.main(quick),
     }
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -30,3 +30,7 @@ fi
 if [[ ",$extras," == *,test,* ]] && ! command -v mosquitto >/dev/null; then
     apt_install mosquitto mosquitto-clients
 fi
+# The console's Korean text needs a CJK font: Debian's Noto CJK, when no Korean font is installed.
+if [[ ",$extras," == *,gui,* ]] && ! { command -v fc-list >/dev/null && fc-list :lang=ko family | grep -q .; }; then
+    apt_install fonts-noto-cjk
+fi
