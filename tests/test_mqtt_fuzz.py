@@ -1,0 +1,186 @@
+"""Random control messages (hypothesis) through a real Mosquitto: answered or ignored per the contract, nothing written.
+
+The PMS runs in its own thread and event loop for the whole module, in auto
+mode with its BMS offline: no command may reach a device, whatever arrives
+(switching to basic mode is the one message left out, since it legitimately
+re-enables device commands). Each message is sent on its own and, where the
+contract says it is answered, its one answer is awaited; a sentinel request
+closes each example, so an extra or a missing answer shows in the count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pms_core.clock import Clock
+from pms_core.config import load_config
+from tests.broker import Mosquitto, Recorder
+from tests.conftest import Plant, wait_for, write_config
+
+B = "pms"
+LOCATION = "대실마을"
+SYSTEM = ("operation_mode", "auto_mode/start", "auto_mode/stop", "auto_mode/status", "basic_mode", "threshold_config",
+          "alarm_ack")  # fmt: skip
+DEVICES = ("한자연_BMS", "한자연_PCS", "한자연_DCDC")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fuzz")
+    broker = Mosquitto(folder / "broker")
+    broker.start()
+    config = write_config(
+        folder,
+        mqtt={"port": broker.port, "client_id": "pms-fuzz", "location": LOCATION, "allow_raw_writes": True},
+        history={"path": str(folder / "data" / "history.db")},  # the state file goes beside it, not to the user's folder
+    )
+    held: dict = {}
+    ready = threading.Event()
+
+    async def run() -> None:
+        held["stop"] = asyncio.Event()
+        async with Plant(load_config(config), Clock(), mqtt=True) as plant:
+            held["plant"] = plant
+            await plant.all_online()
+            await wait_for(lambda: plant.runtime.mqtt.connected, 10, "connected")
+            assert plant.runtime.operation.set_mode("auto").ok
+            await plant.sim.server(plant.name("BMS")).stop()  # the automatic mode cannot start either
+            await wait_for(lambda: plant.device("BMS").state == "offline", 10, "BMS offline")
+            held["loop"] = asyncio.get_running_loop()
+            ready.set()
+            await held["stop"].wait()
+
+    thread = threading.Thread(target=lambda: asyncio.run(run()), name="pms under fuzz")
+    thread.start()
+    assert ready.wait(30), "the PMS did not come up"
+    rec = Recorder(broker.port, (f"{B}/#",))
+    yield held["plant"], rec
+    rec.close()
+    held["loop"].call_soon_threadsafe(held["stop"].set)
+    thread.join(10)
+    broker.stop()
+
+
+def answered_on(topic: str) -> str | None:
+    """Where the contract says a message on `topic` is answered, or None where it is not ours to answer."""
+    parts = topic.removeprefix(f"{B}/control/").split("/")
+    status, control = f"{B}/status", f"{B}/control"
+    if parts[0] == LOCATION and len(parts) > 1:
+        parts, status, control = parts[1:], f"{status}/{LOCATION}", f"{control}/{LOCATION}"
+    if parts[-1] == "response":
+        return None
+    if "/".join(parts) in SYSTEM or parts[0] in {s.split("/")[0] for s in SYSTEM}:
+        return f"{status}/operation_mode/response"
+    if len(parts) == 2 and parts[1] == "command":
+        return f"{control}/{parts[0]}/response"
+    return None
+
+
+# Topic levels as a broker accepts them: no wildcards, no control characters (Mosquitto drops such a client).
+segment = st.text(st.characters(blacklist_characters="/#+", blacklist_categories=["Cc", "Cs"]), min_size=1, max_size=8)
+suffix = st.one_of(
+    st.sampled_from(SYSTEM),
+    st.sampled_from(DEVICES).map(lambda d: f"{d}/command"),
+    st.sampled_from((*DEVICES, "없는장치")).map(lambda d: f"{d}/response"),
+    segment.map(lambda s: f"{s}/command"),
+    segment.map(lambda s: f"auto_mode/{s}"),
+    st.lists(segment, min_size=1, max_size=3).map("/".join),
+)
+topic = st.one_of(
+    suffix.map(lambda s: f"{B}/control/{s}"),
+    suffix.map(lambda s: f"{B}/control/{LOCATION}/{s}"),
+    suffix.map(lambda s: f"{B}/control/송정마을/{s}"),
+)
+scalar = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=False), st.text(max_size=12),
+    st.sampled_from(["auto", "basic", "manual", "charge", "stop", "solar", "write_register", *DEVICES]),
+)  # fmt: skip
+fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "mode": scalar, "device_name": st.one_of(st.sampled_from(DEVICES), scalar), "command": st.one_of(
+            st.sampled_from(["operation_mode", "reset_faults", "dc_contactor", "set_charge_power", "reset_errors"]), scalar),
+        "params": st.one_of(st.dictionaries(st.sampled_from(["mode", "kw", "enable"]), scalar, max_size=2), scalar),
+        "kw": scalar, "enable": scalar, "action": scalar, "address": st.one_of(st.integers(0, 300), scalar),
+        "value": st.one_of(st.integers(0, 0xFFFF), scalar), "request_id": scalar, "gui_request_id": scalar,
+        "timestamp": st.one_of(st.just("2020-01-01T00:00:00"), st.datetimes().map(lambda d: d.isoformat()), scalar),
+        "soc_high_threshold": scalar, "soc_lower_limit": scalar, "command_interval": scalar, "alarm": scalar,
+    },
+)  # fmt: skip
+json_value = st.recursive(
+    scalar, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8
+)
+payload = st.one_of(
+    fields.map(lambda d: json.dumps(d).encode()),
+    json_value.map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=40),
+    st.text(max_size=40).map(str.encode),
+)
+
+
+def switches_to_basic(topic_: str, body: bytes) -> bool:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return False
+    mode = message.get("mode") if isinstance(message, dict) else None
+    return topic_.endswith("/operation_mode") and isinstance(mode, str) and mode.lower() in ("basic", "manual")
+
+
+def responses(rec: Recorder) -> int:
+    return rec.count_where(lambda t: t.endswith("/response"))
+
+
+counter = iter(range(10**9))
+site_stats = {"messages": 0}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(topic, payload), min_size=5, max_size=25))
+def test_random_control_messages_are_answered_or_ignored_and_nothing_is_written(site, messages):
+    plant, rec = site
+    sent = [(t, b) for t, b in messages if not switches_to_basic(t, b)]
+    at_start = responses(rec)
+    for topic_, body in sent:
+        where = answered_on(topic_)
+        before = len(rec.raw(where)) if where else 0
+        rec.publish(topic_, body)
+        if where:
+            _wait(lambda w=where, n=before: len(rec.raw(w)) > n, f"an answer on {where} to {topic_} {body!r}")
+    sentinel = f"sentinel-{next(counter)}"
+    rec.publish(f"{B}/control/auto_mode/status", {"request_id": sentinel})
+    _wait(lambda: any(p.get("request_id") == sentinel for p in rec.payloads(f"{B}/status/operation_mode/response")),
+          "the sentinel's answer")  # fmt: skip
+
+    ours = sum(1 for t, _ in sent if t.endswith("/response"))  # the recorder hears its own publishes too
+    answers = responses(rec) - at_start - ours
+    expected = sum(1 for t, _ in sent if answered_on(t)) + 1  # + the sentinel
+    assert answers == expected, f"{answers} answers for {expected} answerable messages"
+    assert plant.sim.plant.writes == []
+    assert all(d.refused == [] for d in plant.sim.devices.values())
+    assert plant.runtime.mqtt.connected and plant.runtime.operation.mode == "auto"
+    site_stats["messages"] += len(sent)
+
+
+def test_after_the_fuzzing_the_pms_still_publishes_and_wrote_nothing(site):
+    plant, rec = site
+    assert site_stats["messages"] >= 2000, site_stats  # thousands of random messages went before this test
+    data = len(rec.raw(f"{B}/PCS/한자연_PCS/data"))
+    _wait(lambda: len(rec.raw(f"{B}/PCS/한자연_PCS/data")) > data + 3, "data still published")
+    assert plant.sim.plant.writes == [] and plant.runtime.mqtt.connected
+    print(f"{site_stats['messages']} random control messages, nothing written")
+
+
+def _wait(predicate, what: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.001)
