@@ -95,16 +95,21 @@ class EventsPanel(QWidget):
         split.addWidget(top)
         split.addWidget(bottom)
         split.setSizes([120, 300])
-        self._pms_alarms: dict[tuple[str, str], AlarmChanged] = {}
+        # The core's alarm monitor (pms_core.alarms) is the one source of active alarms: device bits and the PMS's own.
+        self._pms_alarms: dict[tuple[str, str], AlarmChanged] = {
+            key: active.event for key, active in getattr(getattr(runtime, "alarms", None), "active", {}).items()
+        }
         self._device_alarms: dict[str, list[tuple[str, str, str]]] = {}
         self._alarm_since: dict[tuple[str, str], float] = {}
         self._command_rows: dict[int, QTableWidgetItem] = {}  # command id -> its result cell
         self._mode: str | None = None
         self._state: str | None = None
+        self._redraw_alarms()
 
     # --- active alarms ---------------------------------------------------------------------------
     def device_view(self, view: DeviceView) -> None:
-        if view.snapshot is None:
+        """Only without the core's alarm monitor: the device's alarm bits, decoded for display."""
+        if view.snapshot is None or hasattr(self.runtime, "alarms"):
             return
         dev = self.runtime.devices[view.name]
         bits = active_bits(dev.map, view.snapshot.raw)
@@ -113,7 +118,7 @@ class EventsPanel(QWidget):
             self._redraw_alarms()
 
     def alarm_changed(self, event: AlarmChanged) -> None:
-        key = (event.device_name, event.code)
+        key = (event.device_name, event.alarm)
         if event.active:
             self._pms_alarms[key] = event
         else:

@@ -409,3 +409,21 @@ def test_screenshot_saves_the_whole_window_and_exits_cleanly(tmp_path):
     stopped = [line for line in proc.stderr.splitlines() if "console stopped in" in line]
     assert stopped and float(stopped[0].split("stopped in ")[1].split()[0]) < 2.0
     assert "Task was destroyed but it is pending" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_device_alarm_shows_with_its_severity_in_the_alarm_list(tmp_path, run_qt):
+    async def scenario() -> None:
+        async with gui_plant(tmp_path) as plant:
+            await plant.all_online()
+            window = await open_window(plant)
+            plant.sim.set_bits(name_of(plant, "PCS"), "trip_1", 1 << 15)  # Emergency Stop, a fault
+            table = window.events.alarms
+
+            def shown() -> bool:
+                return any(table.item(r, 3) and "Emergency Stop" in table.item(r, 3).text() for r in range(table.rowCount()))
+
+            await wait_for(shown, 5, "the trip in the active alarms")
+            assert table.item(0, 1).text() == i18n.tr("sev.fault")
+            await close_window(window)
+
+    run_qt(scenario)
