@@ -8,7 +8,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import console, polling
+from bench import console, mqtt, polling
 
 
 def main() -> None:
@@ -17,6 +17,7 @@ def main() -> None:
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''} python {platform.python_version()}",
         "polling": polling.main(quick),
+        "mqtt": mqtt.main(quick),
         "console": console.main(quick),
     }
     out = Path(__file__).with_name("results.json")

@@ -59,7 +59,7 @@ async def measure(config: Path, seconds: float, warmup: float = 3.0) -> dict[str
         if recording:
             lateness.append(late)
 
-    runtime = Runtime(loaded, on_tick=on_tick)
+    runtime = Runtime(loaded, on_tick=on_tick, mqtt=False)  # polling alone; bench/mqtt.py measures the gateway
     await runtime.start()
     await asyncio.sleep(warmup)
     offline = [d.name for d in runtime.devices.values() if d.state != "online"]

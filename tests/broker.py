@@ -75,6 +75,7 @@ class Recorder:
         if auth.get("ca_file"):
             self.client.tls_set(ca_certs=auth["ca_file"])
         self.received: list[tuple[str, bytes, bool]] = []
+        self.arrived: list[float] = []  # time.time() of each received message, for latency figures
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self.client.on_message = self._on_message
@@ -92,6 +93,7 @@ class Recorder:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         with self._lock:
             self.received.append((msg.topic, msg.payload, bool(msg.retain)))
+            self.arrived.append(time.time())
 
     def publish(self, topic: str, payload: Any, retain: bool = False) -> None:
         data = payload if isinstance(payload, (bytes, str)) else json.dumps(payload, ensure_ascii=False)
@@ -100,6 +102,11 @@ class Recorder:
     def payloads(self, topic: str) -> list[dict[str, Any]]:
         with self._lock:
             return [json.loads(p) for t, p, _ in self.received if t == topic and p]
+
+    def timed(self, topic: str) -> list[tuple[float, dict[str, Any]]]:
+        """(arrival time, payload) of every message on `topic`."""
+        with self._lock:
+            return [(a, json.loads(p)) for (t, p, _), a in zip(self.received, self.arrived, strict=True) if t == topic]
 
     def raw(self, topic: str) -> list[bytes]:
         with self._lock:
