@@ -187,11 +187,11 @@ class AutoPanel(QWidget):
         self._fill_settings(status)
 
     def _draw_sequence(self) -> None:
-        machine = self.runtime.auto.machine
-        name = machine.sequence
+        auto = self.runtime.auto.status() if self.status is None else self.status.auto
+        name = auto.sequence
         done_all = False
         if name is None:
-            charging = machine.state == sm.CHARGING and machine.waiting == "soc"
+            charging = auto.state == sm.CHARGING and auto.waiting == "soc"
             name, done_all = ("charge", True) if charging else ("start", False)
         steps = sm.sequence(name, self.runtime.auto.context())
         while len(self.chips) < len(steps):
@@ -200,7 +200,8 @@ class AutoPanel(QWidget):
             chip.setObjectName(f"step:{len(self.chips)}")
             self.chips.append(chip)
             self.chips_row.addWidget(chip)
-        active = machine.sequence is not None and machine.running
+        active = auto.sequence is not None and auto.running
+        index = auto.step_index or 0
         for i, chip in enumerate(self.chips):
             if i >= len(steps):
                 chip.hide()
@@ -208,10 +209,10 @@ class AutoPanel(QWidget):
             chip.show()
             chip.setText(f"{i + 1}. {self.step_name(steps[i])}")
             chip.setToolTip(steps[i].label)
-            if done_all or (active and i < machine.index):
+            if done_all or (active and i < index):
                 chip.setStyleSheet(CHIP_DONE)
                 chip.setProperty("phase", "done")
-            elif active and i == machine.index:
+            elif active and i == index:
                 chip.setStyleSheet(CHIP_ACTIVE)
                 chip.setProperty("phase", "active")
             else:
@@ -235,14 +236,14 @@ class AutoPanel(QWidget):
         return f"{prefix} {command_label(device, step.command)}"
 
     def _step_text(self) -> str | None:
-        machine = self.runtime.auto.machine
+        auto = self.runtime.auto.status() if self.status is None else self.status.auto
         ctx = self.runtime.auto.context()
-        if machine.state == sm.CHARGING and machine.waiting == "soc":
+        if auto.state == sm.CHARGING and auto.waiting == "soc":
             return tr("auto.charging_until", soc=ctx.soc_charge_stop_threshold)
-        if machine.sequence is None or machine.waiting is None or not machine.running:
+        if auto.sequence is None or auto.step_index is None or auto.waiting is None or not auto.running:
             return None
-        name = self.step_name(sm.sequence(machine.sequence, ctx)[machine.index])
-        return tr("auto.wait_then", step=name) if machine.waiting == "gap" else name
+        name = self.step_name(sm.sequence(auto.sequence, ctx)[auto.step_index])
+        return tr("auto.wait_then", step=name) if auto.waiting == "gap" else name
 
     def _countdown(self) -> None:
         deadline = self.status.auto.step_deadline if self.status else None

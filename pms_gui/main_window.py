@@ -201,7 +201,8 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.broker_label = QLabel(tr("status.broker.unknown"))
         self.broker_label.setObjectName("status:broker")
-        self.broker_state: BrokerStateChanged | None = None
+        self.broker_state: BrokerStateChanged | None = self.runtime.mqtt.last_change if self.runtime.mqtt else None
+        self._show_broker()  # the gateway may have connected before the window opened
         bar.addWidget(self.broker_label)
         self.device_labels: dict[str, QLabel] = {}
         for name in self.runtime.devices:

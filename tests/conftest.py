@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -17,10 +17,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import qasync  # noqa: E402
+
 from pms_core.clock import Clock  # noqa: E402
 from pms_core.config import LoadedConfig, load_config  # noqa: E402
 from pms_core.runtime import Runtime  # noqa: E402
 from pms_core.simulator import PlantParams, Simulator  # noqa: E402
+from pms_gui import i18n  # noqa: E402
 from tests.broker import Mosquitto, free_port  # noqa: E402
 
 
@@ -116,10 +119,35 @@ def broker(tmp_path: Path):
     mosquitto.stop()
 
 
+@pytest.fixture
+def run_qt(qapp):
+    """Run an async scenario on a qasync loop; fail if it leaves tasks running (like `no_leaked_tasks`)."""
+    loop = qasync.QEventLoop(qapp)
+    i18n.set_language("ko")
+    quit_on_close = qapp.quitOnLastWindowClosed()
+    qapp.setQuitOnLastWindowClosed(False)  # as in the product: the loop ends when the scenario does
+
+    async def guarded(scenario: Callable[[], Awaitable[None]]) -> None:
+        await scenario()
+        await no_tasks_left()
+
+    def run(scenario: Callable[[], Awaitable[None]]) -> None:
+        loop.run_until_complete(guarded(scenario))
+
+    yield run
+    loop.close()
+    qapp.setQuitOnLastWindowClosed(quit_on_close)
+    i18n.set_language("ko")
+
+
 @pytest.fixture(autouse=True)
 async def no_leaked_tasks():
     """A test must not leave tasks running behind it (they would act on a plant nobody watches)."""
     yield
+    await no_tasks_left()
+
+
+async def no_tasks_left() -> None:
     current = asyncio.current_task()
     for _ in range(50):
         left = [t for t in asyncio.all_tasks() if t is not current and not t.done()]

@@ -20,9 +20,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-import qasync
 from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import QApplication, QMessageBox
+from PyQt5.QtWidgets import QMessageBox
 
 from pms_core.clock import Clock
 from pms_core.config import load_config
@@ -33,33 +32,6 @@ from pms_gui.widgets import DASH
 from tests.conftest import ROOT, Plant, wait_for, write_config
 
 Scenario = Callable[[], Awaitable[None]]
-
-
-@pytest.fixture
-def run_qt(qapp: QApplication):
-    """Run an async scenario on a qasync loop; fail if it leaves tasks running (like `no_leaked_tasks`)."""
-    loop = qasync.QEventLoop(qapp)
-    i18n.set_language("ko")
-    quit_on_close = qapp.quitOnLastWindowClosed()
-    qapp.setQuitOnLastWindowClosed(False)  # as in the product: the loop ends when the scenario does
-
-    async def guarded(scenario: Scenario) -> None:
-        await scenario()
-        current = asyncio.current_task()
-        for _ in range(50):
-            left = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
-            if not left:
-                return
-            await asyncio.sleep(0.01)
-        pytest.fail(f"tasks left running: {[t.get_name() for t in left]}")
-
-    def run(scenario: Scenario) -> None:
-        loop.run_until_complete(guarded(scenario))
-
-    yield run
-    loop.close()
-    qapp.setQuitOnLastWindowClosed(quit_on_close)
-    i18n.set_language("ko")
 
 
 def gui_plant(tmp_path: Path, clock: Clock | None = None, **sections) -> Plant:
@@ -277,7 +249,6 @@ def test_a_silent_then_stopped_server_turns_its_dock_stale_then_offline(tmp_path
             assert panel.grid.values["dcdc.state"].text() != DASH, "the last values stay, greyed"
             assert i18n.tr("link.stale") in panel.banner.text() and "초 전" in panel.banner.text()
             await server.stop()
-            server.resume_answering()  # lets the request the silent server held finish
             await wait_for(lambda: label.property("link_state") == "offline", 10, "offline in the status bar")
             assert i18n.tr("link.offline") in panel.banner.text() and not panel.grids[0].fresh
             await wait_for(

@@ -36,6 +36,9 @@ class AutoStatus:
     step: str | None
     step_deadline: float | None  # plant epoch of the pending wait's end
     reason: str | None
+    sequence: str | None = None  # the sequence being run (state_machine.sequence names it), None in between
+    step_index: int | None = None  # its step being waited for or issued
+    waiting: str | None = None  # "gap" (timer), "ack" (the device), "soc" (charging to the stop threshold)
 
 
 class AutoMode:
@@ -88,7 +91,8 @@ class AutoMode:
     def status(self) -> AutoStatus:
         m = self.machine
         deadline = None if m.deadline is None else self.clock.now() + (m.deadline - self.clock.monotonic())
-        return AutoStatus(m.state, m.running, m.step_label(self.context()), deadline, m.reason)
+        index = m.index if m.sequence is not None else None
+        return AutoStatus(m.state, m.running, m.step_label(self.context()), deadline, m.reason, m.sequence, index, m.waiting)
 
     def observation(self) -> sm.Observation:
         bms, pcs = self.by_type["BMS"], self.by_type["PCS"]

@@ -71,6 +71,7 @@ class MqttGateway:
         self.broker = f"{config.broker}:{config.port}"
         self.state: BrokerState = "disconnected"
         self.error: str | None = None
+        self.last_change = BrokerStateChanged(self.state, self.broker, None, clock.now())  # for late subscribers
         self.dropped = 0  # data messages dropped while the broker was away
         self.control = ControlHandler(
             config, operation, commands, alarms, pcs_rating, self.publish_operation_status, self._respond, clock
@@ -214,11 +215,12 @@ class MqttGateway:
         if (state, error) == (self.state, self.error):
             return
         self.state, self.error = state, error
+        self.last_change = BrokerStateChanged(state, self.broker, error, self.clock.now())
         if state == "connected":
             log.info("MQTT: connected to %s", self.broker)
         elif error and self._client is not None:
             log.warning("MQTT: %s %s (%s); retrying", self.broker, state, error)
-        self.bus.publish(BrokerStateChanged(state, self.broker, error, self.clock.now()))
+        self.bus.publish(self.last_change)
 
     def _message(self, topic: str, payload: bytes, retained: bool) -> None:
         if topic == f"{self.base}/status":

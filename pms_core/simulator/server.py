@@ -104,6 +104,7 @@ class EndpointServer:
     async def stop(self) -> None:
         """Close the listener and every connection: clients are refused until `start()`."""
         server, self._server = self._server, None
+        self._answering.set()  # a request held by stop_answering() ends with its connection, not later
         if server is not None:
             await server.shutdown()
 

@@ -1,0 +1,44 @@
+"""The console while a farm's back end commands the PMS over MQTT (a real Mosquitto): remote changes show at once."""
+
+from __future__ import annotations
+
+from pms_core.clock import Clock
+from pms_core.config import load_config
+from pms_gui import i18n
+from tests.broker import Recorder
+from tests.conftest import Plant, wait_for, write_config
+from tests.test_gui import close_window, open_window
+from tests.test_mqtt import B, ask
+
+
+def test_an_automatic_start_sent_over_mqtt_shows_in_the_auto_panel_step_by_step(tmp_path, run_qt, broker):
+    async def scenario() -> None:
+        config = write_config(tmp_path, mqtt={"port": broker.port}, auto_mode={"command_interval": 1})
+        async with Plant(load_config(config), Clock(), mqtt=True) as plant:
+            await plant.all_online()
+            window = await open_window(plant)
+            shown = i18n.tr("status.broker", state=i18n.tr("broker.connected"))
+            await wait_for(lambda: shown in window.broker_label.text(), 10, "the broker shown connected")
+            rec = Recorder(broker.port, (f"{B}/#",))
+            panel = window.auto
+            seen: list[int] = []
+
+            def active_step() -> bool:
+                active = [i for i, chip in enumerate(panel.chips) if chip.property("phase") == "active"]
+                if active and (not seen or seen[-1] != active[0]):
+                    seen.append(active[0])
+                return panel.state_label.text() == i18n.tr("auto.state", state=i18n.tr("state.NORMAL"))
+
+            assert (await ask(rec, f"{B}/control/operation_mode", {"mode": "auto"}))["success"]
+            await wait_for(window.auto.mode_buttons["auto"].isChecked, 3, "auto mode shown")
+            assert (await ask(rec, f"{B}/control/auto_mode/start", {}))["success"]
+            await wait_for(active_step, 20, "the start sequence followed to normal operation")
+            assert seen == [0, 1, 2, 3]
+            sources = {r[2] for r in window.events.rows() if r[1] == i18n.tr("kind.command")}
+            assert sources == {i18n.tr("src.auto")}
+            assert (await ask(rec, f"{B}/control/operation_mode", {"mode": "basic"}))["success"]
+            await wait_for(window.auto.mode_buttons["basic"].isChecked, 3, "basic mode shown")
+            rec.close()
+            await close_window(window)
+
+    run_qt(scenario)
