@@ -1,27 +1,42 @@
 """The operator console: `python main_gui_integrated.py [--config FILE] [--demo] [--lang ko|en]
-[--screenshot PATH --exit-after S]`.
+[--screenshot PATH --exit-after S] [--selftest]`; the built PMS_GUI_Application takes the same flags.
 
 The Qt event loop *is* the asyncio loop (qasync), and the very same Runtime as
 main.py runs inside it. Boots like FeelUOwn: QApplication first, the qasync
 loop, one close future set once, tasks referenced, cancelled and awaited on
 the way out.
+
+`--selftest` proves an installation (or a build) end to end: its own simulator on
+free loopback ports, the console offscreen, every device polled online, one
+command through the command service confirmed by the simulator; exit 0, or 1
+with the reason on stderr and in the log.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import logging
+import os
+import socket
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 import qasync
-from PyQt5.QtWidgets import QApplication
+import yaml
+from PyQt5.QtGui import QIcon
+from PyQt5.QtWidgets import QApplication, QMessageBox
 
 from main import setup_logging
+from pms_core.build_info import build_info
 from pms_core.clock import REAL_CLOCK
-from pms_core.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, load_config
+from pms_core.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, load_config, map_path
+from pms_core.paths import bundle_dir, data_dir
 from pms_core.runtime import Runtime
 from pms_core.shutdown import wait_for_stop_signal
 from pms_core.simulator import Simulator
@@ -32,18 +47,64 @@ from pms_gui.tasks import TaskSet
 
 log = logging.getLogger("pms")
 
+SELFTEST_TIMEOUT = 60.0  # seconds from the console's start to a verdict
+SELFTEST_POLL_INTERVAL = 0.5  # the selftest polls at least this often, whatever the site's config says
+ICON = Path("resources") / "pms.png"
+
+
+class UsageError(Exception):
+    """A wrong command line; raised instead of argparse's print-and-exit so a windowed build can show it."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.format_usage()}{self.prog}: error: {message}")
+
+
+def ensure_stdio() -> bool:
+    """Give a windowed build (no console: sys.stdout / sys.stderr are None) somewhere harmless to write.
+
+    print(), argparse and logging's StreamHandler then write to the null device (the log file has it
+    all); faulthandler writes a hard crash's traceback to <data folder>/logs/crash.log. Returns True
+    when the process has no console, so that start-up errors are shown in a message box instead.
+    """
+    windowed = sys.stdout is None or sys.stderr is None
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        if windowed:
+            folder = data_dir() / "logs"
+            folder.mkdir(parents=True, exist_ok=True)
+            crash_log = open(folder / "crash.log", "a", encoding="utf-8")  # noqa: SIM115
+            faulthandler.enable(crash_log)
+        else:
+            faulthandler.enable()
+    except (OSError, ValueError, AttributeError):  # no writable data folder, or a stream without a file descriptor
+        pass
+    return windowed
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="main_gui_integrated.py", description="PMS operator console")
+    parser = _Parser(prog="main_gui_integrated.py", description="PMS operator console")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="config file (default: config/config.yml)")
     parser.add_argument("--demo", action="store_true", help="start the plant simulator in-process on the configured ports")
     parser.add_argument("--lang", choices=i18n.LANGUAGES, help="language of the console (default: the last used, or ko)")
     parser.add_argument("--screenshot", type=Path, metavar="PATH", help="save a PNG of the main window, then exit")
     parser.add_argument("--exit-after", type=float, metavar="S", help="seconds to run before the screenshot and exit")
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="overrides logging.level")
+    parser.add_argument(
+        "--selftest",
+        action="store_true",
+        help="run the console offscreen on its own simulator (free loopback ports), poll every device,"
+        f" exercise one command; exit 0, else 1 with the reason (at most {SELFTEST_TIMEOUT:.0f} s)",
+    )
     args = parser.parse_args(argv)
     if args.screenshot and args.exit_after is None:
         parser.error("--screenshot needs --exit-after S")
+    if args.selftest and (args.demo or args.exit_after is not None):
+        parser.error("--selftest runs its own simulator and exits by itself: no --demo or --exit-after with it")
     return args
 
 
@@ -56,7 +117,7 @@ async def run(app: QApplication, loaded: LoadedConfig, args: argparse.Namespace,
             closing.set_result(code)
 
     app.aboutToQuit.connect(request_quit)
-    simulator = Simulator(loaded, REAL_CLOCK) if args.demo else None
+    simulator = Simulator(loaded, REAL_CLOCK) if args.demo or args.selftest else None
     runtime = Runtime(loaded)
     tasks = TaskSet()
     window: MainWindow | None = None
@@ -77,6 +138,9 @@ async def run(app: QApplication, loaded: LoadedConfig, args: argparse.Namespace,
         tasks.spawn(stop_on_signal(), "stop on signal")
         if args.exit_after is not None:
             tasks.spawn(screenshot_and_quit(window, args.screenshot, args.exit_after, request_quit), "screenshot")
+        if args.selftest:
+            assert simulator is not None
+            tasks.spawn(selftest(window, runtime, simulator, reporter, request_quit), "selftest")
         code = await closing
     finally:
         started = time.monotonic()
@@ -105,19 +169,167 @@ async def screenshot_and_quit(window: MainWindow, path: Path | None, seconds: fl
     quit_(code)  # type: ignore[operator]
 
 
+# --- selftest --------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def selftest_config(source: LoadedConfig, folder: Path) -> Path:
+    """A copy of the site's config for the selftest: every endpoint on a free loopback port (served by
+    the selftest's own simulator), the maps the site uses, MQTT on a port where nothing listens, the
+    automatic mode not resumed. It is written to `folder`."""
+    raw: dict[str, Any] = yaml.safe_load(source.path.read_text(encoding="utf-8"))
+    ports: dict[tuple[str, int], int] = {}
+    devices = []
+    for raw_dev, dev in zip(raw["devices"], source.devices, strict=True):
+        port = ports.setdefault((dev.ip, dev.port), free_port())
+        devices.append({
+            **raw_dev,
+            "ip": "127.0.0.1",
+            "port": port,
+            "map": str(map_path(dev, source.path).resolve()),
+            "poll_interval": min(dev.poll_interval, SELFTEST_POLL_INTERVAL),
+        })  # fmt: skip
+    mqtt = {k: v for k, v in (raw.get("mqtt") or {}).items() if k != "tls"}
+    auto_mode = {**(raw.get("auto_mode") or {}), "resume_on_start": False}
+    history = {k: v for k, v in (raw.get("history") or {}).items() if k != "path"}
+    logging_ = {k: v for k, v in (raw.get("logging") or {}).items() if k != "file"}
+    data = {
+        **raw, "devices": devices, "mqtt": {**mqtt, "broker": "127.0.0.1", "port": free_port()},
+        "auto_mode": auto_mode, "history": history, "logging": logging_,
+    }  # fmt: skip
+    path = folder / "config.yml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+class SelftestFailed(Exception):
+    pass
+
+
+async def _until(predicate: Callable[[], bool], deadline: float, what: Callable[[], str]) -> None:
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SelftestFailed(what())
+        await asyncio.sleep(0.05)
+
+
+async def _selftest_steps(window: MainWindow, runtime: Runtime, simulator: Simulator, deadline: float) -> str:
+    devices = runtime.devices.values()
+
+    def not_online() -> str:
+        return "devices not polled online: " + ", ".join(
+            f"{d.name} ({d.state})" for d in devices if d.state != "online" or d.snapshot is None
+        )
+
+    await _until(lambda: all(d.state == "online" and d.snapshot is not None for d in devices), deadline, not_online)
+    online_after = time.monotonic()
+    # The console shows every device: a dock per device type, and a view of each device from the bridge.
+    wanted = {f"dock_{d.type.lower()}" for d in devices}
+    docks = {name for name in window.docks if name in ("dock_bms", "dock_pcs", "dock_dcdc")}
+    if docks != wanted:
+        raise SelftestFailed(f"device docks {sorted(docks)}, expected {sorted(wanted)}")
+    await _until(
+        lambda: set(window.device_views) == set(runtime.devices), deadline,
+        lambda: f"the console shows no data for {sorted(set(runtime.devices) - set(window.device_views))}",
+    )  # fmt: skip
+    # One command through the one door, as the operator's button sends it; the simulator must receive it.
+    pcs, bms = runtime.device_of_type("PCS"), runtime.device_of_type("BMS")
+    if pcs is not None:
+        target, command, params, write = pcs, "operation_mode", {"mode": "stop"}, ("PCS", 20, 0x55)
+    elif bms is not None:
+        target, command, params, write = bms, "reset_errors", {}, ("BMS", 201, 0x50)
+    else:
+        return f"{len(runtime.devices)} device(s) online (no PCS or BMS to command)"
+    written = await runtime.commands.execute(target.name, command, params, source="gui")
+    if not written.ok:
+        raise SelftestFailed(f"{target.name} {command} {params}: {written.status}: {written.reason}")
+    final = await asyncio.wait_for(runtime.commands.confirmation(written), max(0.1, deadline - time.monotonic()))
+    if not final.ok:
+        raise SelftestFailed(f"{target.name} {command} {params}: {final.status}: {final.reason}")
+    if not any(w[1:] == write for w in simulator.plant.writes):
+        raise SelftestFailed(f"{target.name} {command}: the simulator never received the write {write[1]}={write[2]:#x}")
+    return (
+        f"{len(runtime.devices)} device(s) online in {online_after - (deadline - SELFTEST_TIMEOUT):.1f} s"
+        f" ({', '.join(f'{d.name} ({d.type})' for d in devices)}); {target.name} {command} {params} {final.status}"
+    )
+
+
+async def selftest(
+    window: MainWindow, runtime: Runtime, simulator: Simulator, reporter: ErrorReporter, quit_: Callable[[int], None]
+) -> None:
+    deadline = time.monotonic() + SELFTEST_TIMEOUT
+    try:
+        summary = await _selftest_steps(window, runtime, simulator, deadline)
+        if reporter.count:
+            raise SelftestFailed(f"{reporter.count} unexpected error(s) in the console (see the log)")
+    except (SelftestFailed, TimeoutError) as exc:
+        reason = str(exc) or f"timed out after {SELFTEST_TIMEOUT:.0f} s"
+        log.error("selftest FAILED: %s", reason)
+        print(f"selftest FAILED: {reason}", file=sys.stderr, flush=True)
+        quit_(1)
+        return
+    log.info("selftest OK: %s", summary)
+    print(f"selftest OK: {summary}", flush=True)
+    quit_(0)
+
+
+def show_startup_error(text: str) -> None:
+    """A message box for a windowed build, whose stderr nobody sees."""
+    _app = QApplication.instance() or QApplication(sys.argv[:1])
+    QMessageBox.critical(None, "PMS", text)  # before the event loop runs: nothing else to block
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    windowed = ensure_stdio()
+    try:
+        args = parse_args(argv)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        if windowed:
+            show_startup_error(str(exc))
+        return 2
+    info = build_info()
+    selftest_dir: tempfile.TemporaryDirectory[str] | None = None
     try:
         loaded = load_config(args.config)
+        if problems := info.config_problems(loaded):
+            raise ConfigError(problems)
+        cfg = loaded.config.logging
+        log_file = setup_logging(args.log_level or cfg.level, cfg.file)
+        if args.selftest:
+            # Its own simulator and a throw-away data folder: the site's history, state and layout stay untouched.
+            selftest_dir = tempfile.TemporaryDirectory(prefix="pms-selftest-", ignore_cleanup_errors=True)
+            folder = Path(selftest_dir.name)
+            os.environ["PMS_DATA_DIR"] = str(folder / "data")
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+            loaded = load_config(selftest_config(loaded, folder))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        if args.selftest:
+            print(f"selftest FAILED: bad config {args.config}", file=sys.stderr)
+        elif windowed:
+            show_startup_error(str(exc))
         return 2
-    cfg = loaded.config.logging
-    log_file = setup_logging(args.log_level or cfg.level, cfg.file)
-    log.info("console starting with %s%s; log file %s", args.config, " on the simulator" if args.demo else "", log_file)
+    how = " on the simulator" if args.demo else " (selftest)" if args.selftest else ""
+    log.info("PMS %s (%s build) console starting with %s%s; log file %s", info.version, info.variant, args.config, how,
+             log_file)  # fmt: skip
+    try:
+        return run_console(args, loaded)
+    finally:
+        if selftest_dir is not None:
+            selftest_dir.cleanup()
 
+
+def run_console(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("PMS")
+    app.setApplicationVersion(build_info().version)
+    icon = bundle_dir() / ICON
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
     app.setQuitOnLastWindowClosed(False)  # the close future ends the loop, after a clean shutdown
     family = pick_font(app)
     log.info("console font: %s", family or "platform default")

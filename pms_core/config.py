@@ -9,10 +9,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pms_core.paths import bundled_config_dir, default_config
 from pms_core.registers import DeviceMap, MapError, load_map
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = PROJECT_DIR / "config" / "config.yml"
+DEFAULT_CONFIG = default_config()  # beside the executable when frozen and present, else the shipped one
 
 
 class ConfigError(Exception):
@@ -151,7 +151,7 @@ def map_path(device: DeviceConfig, config_path: Path) -> Path:
         return beside_config(device.map, config_path)
     filename = f"{device.type.lower()}_map.json"
     beside = config_path.parent / filename
-    return beside if beside.exists() else PROJECT_DIR / "config" / filename
+    return beside if beside.exists() else bundled_config_dir() / filename
 
 
 def load_config(path: Path) -> LoadedConfig:
