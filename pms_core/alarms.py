@@ -94,3 +94,16 @@ class AlarmMonitor:
             log.info("alarm acknowledged by %s: %s %s", by, device_name, alarm)
             self.bus.publish(AlarmAcknowledged(device_name, alarm, by, self.clock.now()))
         return None
+
+    # --- persistence (the history's alarm journal) ------------------------------------------
+    def is_device_alarm(self, device_name: str, alarm: str) -> bool:
+        """True for an alarm bit of a configured device's map (the PMS's own alarms are not restored)."""
+        return any(b.alarm == alarm for bits in self._bits.get(device_name, {}).values() for b in bits)
+
+    def restore(self, alarms: list[ActiveAlarm]) -> None:
+        """At start, before polling: the alarms the journal holds as still active, with their raise time and
+        acknowledgement. Nothing is published; the first poll clears those whose bit is off."""
+        for active in alarms:
+            key = (active.event.device_name, active.event.alarm)
+            if key not in self.active and self.is_device_alarm(*key):
+                self.active[key] = active

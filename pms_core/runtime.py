@@ -15,6 +15,7 @@ from pms_core.clock import REAL_CLOCK, Clock
 from pms_core.commands import CommandService
 from pms_core.config import LoadedConfig
 from pms_core.devices import Device, make_device
+from pms_core.history import History, make_history
 from pms_core.modbus import ModbusLink
 from pms_core.mqtt.gateway import MqttGateway
 from pms_core.paths import data_dir
@@ -31,8 +32,9 @@ class Runtime:
         on_tick: TickObserver | None = None,
         state_dir: Path | None = None,
         mqtt: bool = True,
+        history: bool = True,
     ) -> None:
-        """`mqtt=False` leaves the broker out (tests of the core alone)."""
+        """`mqtt=False` leaves the broker out (tests of the core alone); `history=False` the history file."""
         self.loaded = loaded
         self.clock = clock
         self.bus = Bus()
@@ -51,6 +53,9 @@ class Runtime:
         self.auto = AutoMode(self.devices, self.commands, self.bus, clock, self.settings, cfg.recovery)
         self.operation = OperationManager(cfg.auto_mode, self.commands, self.auto, self.settings, self.bus, clock)
         self.alarms = AlarmMonitor(loaded.maps, self.bus, clock)
+        self.history: History | None = None
+        if history:
+            self.history = make_history(cfg.history, self.bus, clock, loaded.maps, self.alarms)
         self.mqtt: MqttGateway | None = None
         if mqtt:
             self.mqtt = MqttGateway(
@@ -77,6 +82,8 @@ class Runtime:
                 f"{d.name} ({d.type}) at {d.link.endpoint} every {d.config.poll_interval} s" for d in self.devices.values()
             ),
         )
+        if self.history:
+            await self.history.start(self.operation.status())  # before polling: restores the active alarms
         if self.mqtt:
             self.mqtt.start()
         self.poller.start()
@@ -90,6 +97,8 @@ class Runtime:
         await self.auto.close()
         await self.commands.stop()
         await self.poller.stop()
+        if self.history:
+            await self.history.stop()
         if self.mqtt:
             await self.mqtt.stop()
         for link in self.links.values():

@@ -1,0 +1,263 @@
+"""Reading the history: the catalogue, chart queries with min/max buckets, and the trend backfill.
+
+Every call opens its own connection (WAL: reads never wait for the writer)
+and is blocking: call it from a worker thread (`run_in_executor`), never on
+the event loop. Gaps are NaN points: where samples are further apart than
+the data's own spacing allows, at every recorded outage (a link state other
+than online) and at every PMS start, so a chart never draws a straight line
+across a restart or an outage.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pms_core import history_db as hdb
+
+FULL_RATE_WINDOW = 86400.0  # windows longer than this read the 1-minute table (DECISIONS.md "History size")
+MINUTE = 60.0
+MIN_GAP = 5.0  # seconds: full-rate samples further apart than max(MIN_GAP, 3 x their median spacing) are a gap
+MINUTE_GAP = 150.0  # minute rows further apart than this are a gap
+
+Key = tuple[str, str]  # (device name, series key)
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    id: int
+    device: str
+    device_id: int
+    device_type: str
+    key: str
+    unit: str
+    full_rate: bool
+
+
+@dataclass(frozen=True)
+class SeriesData:
+    """Points of one series, oldest first; NaN values are gaps. `source`: "full" or "minute"."""
+
+    t: np.ndarray  # float64 epoch seconds
+    v: np.ndarray  # float64
+    source: str
+
+
+@dataclass
+class Catalogue:
+    series: dict[Key, SeriesInfo]
+    layouts: dict[int, tuple[int, ...]]  # layout id -> series ids in packed order
+
+    def devices(self) -> list[str]:
+        return sorted({k[0] for k in self.series})
+
+    def keys(self, device: str) -> list[str]:
+        return [k for d, k in self.series if d == device]
+
+
+def read_catalogue(db: sqlite3.Connection) -> Catalogue:
+    series = {
+        (name, key): SeriesInfo(sid, name, did, dtype, key, unit, bool(full))
+        for sid, name, did, dtype, key, unit, full in db.execute(
+            "SELECT s.id, d.name, d.id, d.type, s.key, s.unit, s.full_rate FROM series s JOIN devices d ON s.device = d.id "
+            "ORDER BY d.name, s.id"
+        )
+    }
+    layouts = {
+        lid: tuple(int(x) for x in text.split(",") if x) for lid, text in db.execute("SELECT id, series FROM layouts")
+    }
+    return Catalogue(series, layouts)
+
+
+class HistoryReader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def connect(self) -> sqlite3.Connection:
+        db = hdb.connect(self.path, create=False)
+        db.execute("PRAGMA query_only=1")
+        return db
+
+    def catalogue(self) -> Catalogue:
+        with closing(self.connect()) as db:
+            return read_catalogue(db)
+
+    # --- chart queries ---------------------------------------------------------------------------
+    def query(self, series: Sequence[Key], t0: float, t1: float, max_points: int = 1000) -> dict[Key, SeriesData]:
+        """At most `max_points` points per series over [t0, t1): min and max of each bucket (a one-sample spike
+        survives), NaN at gaps. Windows over a day, and buckets of a minute or more, read the 1-minute table."""
+        with closing(self.connect()) as db:
+            cat = read_catalogue(db)
+            out: dict[Key, SeriesData] = {}
+            by_device: dict[str, list[SeriesInfo]] = {}
+            for key in series:
+                info = cat.series.get(key)
+                if info is None:
+                    out[key] = SeriesData(np.empty(0), np.empty(0), "none")
+                else:
+                    by_device.setdefault(info.device, []).append(info)
+            markers = self._markers(db, t0, t1)
+            buckets = max(1, max_points // 2)
+            coarse = (t1 - t0) > FULL_RATE_WINDOW or (t1 - t0) / buckets >= MINUTE
+            for device, infos in by_device.items():
+                full = [i for i in infos if i.full_rate and not coarse]
+                rest = [i for i in infos if i not in full]
+                if full:
+                    t, cols = read_frames(db, cat, full, t0, t1)
+                    if len(t) == 0:  # thinned already (older than the full-rate retention): the minute table has it
+                        rest += full
+                    else:
+                        gap = max(MIN_GAP, 3 * float(np.median(np.diff(t)))) if len(t) > 1 else MIN_GAP
+                        for info, v in zip(full, cols, strict=True):
+                            out[(device, info.key)] = downsample(t, v, v, t0, t1, buckets, gap, markers.get(device))
+                if rest:
+                    tm, lo, hi, _mean = read_minutes(db, cat, rest, t0, t1)
+                    for i, info in enumerate(rest):
+                        out[(device, info.key)] = downsample(
+                            tm + MINUTE / 2, lo[i], hi[i], t0, t1, buckets, MINUTE_GAP, markers.get(device), "minute"
+                        )
+            return out
+
+    def _markers(self, db: sqlite3.Connection, t0: float, t1: float) -> dict[str, np.ndarray]:
+        """Per device, the times where a gap must show: outages started and PMS runs started."""
+        starts = [r[0] for r in db.execute("SELECT started FROM runs WHERE started >= ? AND started < ?", (t0, t1))]
+        out: dict[str, list[float]] = {}
+        for device, ts in db.execute(
+            "SELECT device, ts FROM links WHERE state != 'online' AND ts >= ? AND ts < ?", (t0, t1)
+        ):
+            out.setdefault(device, []).append(ts)
+        devices = {r[0] for r in db.execute("SELECT name FROM devices")}
+        return {d: np.array(sorted(out.get(d, []) + starts), dtype=np.float64) for d in devices | set(out)}
+
+    # --- the console's trend backfill ------------------------------------------------------------
+    def backfill(
+        self, series: Sequence[Key], t_end: float, span: float, fine: float = 3600.0, step: float = 1.0,
+        max_age: float = 5.0,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Rows for a chart's ring buffer, common times for all series: over the last `fine` seconds one row per
+        `step` (the latest sample no older than `max_age`, else NaN, like the live sampler); before that two rows
+        per minute (its min, then its max, so spikes survive). Returns (t, values[len(series), n])."""
+        start, fine_start = t_end - span, t_end - fine
+        with closing(self.connect()) as db:
+            cat = read_catalogue(db)
+            first_minute = np.floor(start / MINUTE) * MINUTE
+            minutes = np.arange(first_minute, fine_start - MINUTE + 1e-6, MINUTE)  # whole minutes before `fine`
+            grid = np.arange(minutes[-1] + MINUTE if len(minutes) else fine_start, t_end, step)
+            coarse = np.full((len(series), 2 * len(minutes)), np.nan)
+            detail = np.full((len(series), len(grid)), np.nan)
+            infos = [cat.series.get(k) for k in series]
+            for device in {i.device for i in infos if i}:
+                mine = [(n, i) for n, i in enumerate(infos) if i and i.device == device]
+                if len(minutes):
+                    tm, lo, hi, _mean = read_minutes(db, cat, [i for _, i in mine], minutes[0], minutes[-1] + MINUTE)
+                    idx = ((tm - minutes[0]) / MINUTE).astype(np.int64)
+                    for j, (n, _) in enumerate(mine):
+                        coarse[n, 2 * idx] = lo[j]
+                        coarse[n, 2 * idx + 1] = hi[j]
+                full = [(n, i) for n, i in mine if i.full_rate]
+                if full and len(grid):
+                    t, cols = read_frames(db, cat, [i for _, i in full], grid[0] - max_age, t_end)
+                    if len(t):
+                        at = np.searchsorted(t, grid, side="right") - 1
+                        ok = (at >= 0) & (grid - t[np.clip(at, 0, None)] <= max_age)
+                        for (n, _), v in zip(full, cols, strict=True):
+                            detail[n] = np.where(ok, v[np.clip(at, 0, None)], np.nan)
+            tc = np.repeat(minutes, 2) + np.tile([MINUTE / 4, 3 * MINUTE / 4], len(minutes))
+            return np.concatenate([tc, grid]), np.concatenate([coarse, detail], axis=1)
+
+
+# --- reading packed rows ----------------------------------------------------------------------------
+def _unpack(cat: Catalogue, rows: list[tuple[int, int, bytes]], infos: Sequence[SeriesInfo], width: int) -> np.ndarray:
+    """Rows (time, layout, float32 blob) -> values[len(infos), width, len(rows)]; NaN where a layout lacks a series."""
+    out = np.full((len(infos), width, len(rows)), np.nan)
+    layouts = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+    for layout in np.unique(layouts):
+        ids = cat.layouts.get(int(layout), ())
+        sel = np.flatnonzero(layouts == layout)
+        blob = b"".join(rows[i][2] for i in sel)
+        data = np.frombuffer(blob, dtype=np.float32).reshape(len(sel), len(ids), width)
+        for n, info in enumerate(infos):
+            if info.id in ids:
+                out[n, :, sel] = data[:, ids.index(info.id), :]
+    return out
+
+
+def read_frames(
+    db: sqlite3.Connection, cat: Catalogue, infos: Sequence[SeriesInfo], t0: float, t1: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Full-rate samples of one device's series over [t0, t1): (t, values[len(infos), n])."""
+    table = hdb.frames_table(infos[0].device_id)
+    try:
+        sql = f"SELECT ts, layout, data FROM {table} WHERE ts >= ? AND ts < ? ORDER BY ts"
+        rows = db.execute(sql, (round(t0 * 1000), round(t1 * 1000))).fetchall()
+    except sqlite3.OperationalError:  # no table: the device never wrote a full-rate row
+        rows = []
+    t = np.fromiter((r[0] for r in rows), dtype=np.float64, count=len(rows)) / 1000.0
+    return t, _unpack(cat, rows, infos, 1)[:, 0, :]
+
+
+def read_minutes(
+    db: sqlite3.Connection, cat: Catalogue, infos: Sequence[SeriesInfo], t0: float, t1: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """1-minute rows of one device's series with a start in [t0 - 59, t1): (t, min, max, mean), each [len(infos), n]."""
+    table = hdb.minutes_table(infos[0].device_id)
+    try:
+        rows = db.execute(
+            f"SELECT t, layout, data FROM {table} WHERE t > ? AND t < ? ORDER BY t", (t0 - MINUTE, t1)
+        ).fetchall()
+    except sqlite3.OperationalError:
+        rows = []
+    t = np.fromiter((r[0] for r in rows), dtype=np.float64, count=len(rows))
+    values = _unpack(cat, rows, infos, 3)
+    return t, values[:, 0, :], values[:, 1, :], values[:, 2, :]
+
+
+# --- downsampling ----------------------------------------------------------------------------------
+def downsample(
+    t: np.ndarray, lo: np.ndarray, hi: np.ndarray, t0: float, t1: float, buckets: int, gap: float,
+    markers: np.ndarray | None = None, source: str = "full",
+) -> SeriesData:  # fmt: skip
+    """Min and max of each of `buckets` equal buckets over [t0, t1) in time order (2 points a bucket at most),
+    every sample as it is when they are few; a NaN point where consecutive data are more than `gap` apart and at
+    every marker. `lo` / `hi`: per sample its minimum and maximum (the same array for raw samples)."""
+    keep = (t >= t0) & (t < t1)
+    t, lo, hi = t[keep], lo[keep], hi[keep]
+    if len(t) == 0:
+        return SeriesData(np.empty(0), np.empty(0), source)
+    if len(t) <= 2 * buckets and lo is hi:  # few raw samples: all of them
+        pt, pv = t, lo
+    elif len(t) <= buckets:  # few minute rows: each row's min and max
+        pt = np.column_stack([t - MINUTE / 4, t + MINUTE / 4]).ravel()
+        pv = np.column_stack([lo, hi]).ravel()
+    else:
+        width = (t1 - t0) / buckets
+        b = np.clip(((t - t0) / width).astype(np.int64), 0, buckets - 1)
+        starts = np.flatnonzero(np.diff(b, prepend=-1))
+        imin = np.lexsort((lo, b))[starts]  # NaN sorts last: the bucket's smallest value
+        imax = np.lexsort((-hi, b))[starts]  # its largest
+        a, z = np.minimum(imin, imax), np.maximum(imin, imax)
+        va = np.where(a == imin, lo[imin], hi[imax])
+        vz = np.where(a == imin, hi[imax], lo[imin])
+        pt = np.column_stack([t[a], t[z]]).ravel()
+        pv = np.column_stack([va, vz]).ravel()
+    breaks = np.flatnonzero(np.diff(t) > gap)  # judged on the samples themselves, not on the buckets
+    return _with_gaps(pt, pv, (t[breaks] + t[breaks + 1]) / 2, markers, t0, t1, source)
+
+
+def _with_gaps(
+    pt: np.ndarray, pv: np.ndarray, gap_times: np.ndarray, markers: np.ndarray | None, t0: float, t1: float, source: str
+) -> SeriesData:
+    extra = gap_times
+    if markers is not None and len(markers):
+        extra = np.concatenate([extra, markers[(markers >= t0) & (markers < t1)]])
+    if len(extra):
+        pt = np.concatenate([pt, extra])
+        pv = np.concatenate([pv, np.full(len(extra), np.nan)])
+        order = np.argsort(pt, kind="stable")
+        pt, pv = pt[order], pv[order]
+    return SeriesData(pt.astype(np.float64), pv.astype(np.float64), source)
