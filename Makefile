@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean build build-onedir build-dcdc-disabled
 
 run:
 	./scripts/bootstrap.sh gui,test
@@ -19,6 +19,16 @@ lint:
 bench:
 	./scripts/bootstrap.sh gui,test
 	$(PY) -m bench
+
+# PMS_GUI_Application with pms.spec (the Windows builds are build_normal.bat / build_dcdc_disabled.bat)
+build:
+	./scripts/build.sh
+
+build-onedir:
+	./scripts/build.sh --onedir
+
+build-dcdc-disabled:
+	./scripts/build.sh --dcdc-disabled
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist
