@@ -1,4 +1,8 @@
-"""The headless PMS runner: `python main.py [--config FILE] [--simulate] [--log-level L]`."""
+"""The headless PMS runner: `python main.py [--config FILE] [--simulate] [--log-level L]`.
+
+`python main.py --config FILE export --out F.csv [--since ISO] [--until ISO] [--device NAME]
+[--what values|alarms|audit]` writes the history as CSV instead (times without an offset are local).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ from pathlib import Path
 
 from pms_core.clock import REAL_CLOCK
 from pms_core.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, load_config
+from pms_core.history import default_path
+from pms_core.history_db import HistoryError
+from pms_core.history_export import WHATS, export_csv, parse_time
 from pms_core.paths import data_dir
 from pms_core.runtime import Runtime
 from pms_core.shutdown import wait_for_stop_signal
@@ -76,6 +83,29 @@ async def run(loaded: LoadedConfig, simulate: bool) -> None:
             await simulator.stop()
 
 
+def run_export(loaded: LoadedConfig, args: argparse.Namespace) -> int:
+    """The `export` subcommand: reads the history file of the config (a running PMS may keep writing it)."""
+    try:
+        since = parse_time(args.since) if args.since else None
+        until = parse_time(args.until) if args.until else None
+    except ValueError as exc:
+        print(f"export: bad time: {exc} (use ISO 8601, e.g. 2025-05-01T06:00 or 2025-05-01T06:00+09:00)", file=sys.stderr)
+        return 2
+    unknown = sorted(set(args.device or ()) - {d.name for d in loaded.devices})
+    if unknown:
+        print(f"export: unknown device(s) {', '.join(unknown)}: the config has {', '.join(d.name for d in loaded.devices)}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    path = default_path(loaded.config.history)
+    try:
+        rows = export_csv(path, args.out, args.what, since, until, args.device)
+    except HistoryError as exc:
+        print(f"export: {exc}", file=sys.stderr)
+        return 1
+    print(f"exported {rows} {args.what} row(s) from {path} to {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="main.py", description="PMS headless runner")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="config file (default: config/config.yml)")
@@ -83,12 +113,21 @@ def main(argv: list[str] | None = None) -> int:
         "--simulate", action="store_true", help="start the plant simulator in-process on the configured ports"
     )
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="overrides logging.level")
+    sub = parser.add_subparsers(dest="command", metavar="export")
+    export = sub.add_parser("export", help="write the history, the alarm journal or the audit log as CSV, then exit")
+    export.add_argument("--out", type=Path, required=True, help="the CSV file to write (UTF-8 with BOM)")
+    export.add_argument("--since", help="ISO 8601 start (without an offset: local time); default the first record")
+    export.add_argument("--until", help="ISO 8601 end, exclusive (without an offset: local time); default the last")
+    export.add_argument("--device", action="append", help="only this device (repeatable)")
+    export.add_argument("--what", choices=WHATS, default="values", help="values (default), alarms or audit")
     args = parser.parse_args(argv)
     try:
         loaded = load_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if args.command == "export":
+        return run_export(loaded, args)
     cfg = loaded.config.logging
     log_file = setup_logging(args.log_level or cfg.level, cfg.file)
     log.info("PMS starting with %s%s; log file %s", args.config, " on the simulator" if args.simulate else "", log_file)

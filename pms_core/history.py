@@ -385,9 +385,7 @@ class History:
     @staticmethod
     def _layout_id(db: sqlite3.Connection, device_id: int, kind: str, series: list[int]) -> int:
         text = ",".join(map(str, series))
-        row = db.execute(
-            "SELECT id FROM layouts WHERE device=? AND kind=? AND series=?", (device_id, kind, text)
-        ).fetchone()
+        row = db.execute("SELECT id FROM layouts WHERE device=? AND kind=? AND series=?", (device_id, kind, text)).fetchone()
         if row:
             return int(row[0])
         sql = "INSERT INTO layouts(device, kind, series) VALUES (?, ?, ?)"

@@ -225,11 +225,12 @@ def downsample(
     """Min and max of each of `buckets` equal buckets over [t0, t1) in time order (2 points a bucket at most),
     every sample as it is when they are few; a NaN point where consecutive data are more than `gap` apart and at
     every marker. `lo` / `hi`: per sample its minimum and maximum (the same array for raw samples)."""
+    raw = lo is hi
     keep = (t >= t0) & (t < t1)
     t, lo, hi = t[keep], lo[keep], hi[keep]
     if len(t) == 0:
         return SeriesData(np.empty(0), np.empty(0), source)
-    if len(t) <= 2 * buckets and lo is hi:  # few raw samples: all of them
+    if len(t) <= 2 * buckets and raw:  # few raw samples: all of them
         pt, pv = t, lo
     elif len(t) <= buckets:  # few minute rows: each row's min and max
         pt = np.column_stack([t - MINUTE / 4, t + MINUTE / 4]).ravel()
