@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.polling import free_ports, percentile
+from bench.polling import free_ports, percentile, until
 from pms_core.clock import Clock
 from pms_core.config import load_config
 from pms_core.runtime import Runtime
@@ -32,14 +32,6 @@ B = "pms"
 def figures(ms: list[float]) -> dict[str, float]:
     return {"n": len(ms), "p50_ms": round(statistics.median(ms), 2), "p99_ms": round(percentile(ms, 99), 2),
             "max_ms": round(max(ms), 2)}  # fmt: skip
-
-
-async def until(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise RuntimeError("timed out")
-        await asyncio.sleep(0.0005)
 
 
 async def measure(folder: Path, port: int, samples: int) -> dict[str, dict[str, float]]:

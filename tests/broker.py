@@ -84,8 +84,10 @@ class Recorder:
             socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
         )
         self.client.on_subscribe = lambda *args: self._subscribed.set()
+        # Subscribing on every connect keeps the subscriptions across a broker restart (clean sessions).
+        self.client.on_connect = lambda client, *args: client.subscribe([(t, 1) for t in topics])
+        self.client.reconnect_delay_set(1, 2)
         self.client.connect("127.0.0.1", port, 30)
-        self.client.subscribe([(t, 1) for t in topics])
         self.client.loop_start()
         if not self._subscribed.wait(5):
             raise RuntimeError("the test client's subscription was not acknowledged")
