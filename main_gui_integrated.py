@@ -284,43 +284,51 @@ def show_startup_error(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     windowed = ensure_stdio()
+    # A selftest never waits for an operator: no message box, only the exit code and the reason.
+    ask_operator = windowed and "--selftest" not in (sys.argv[1:] if argv is None else argv)
     try:
         args = parse_args(argv)
     except UsageError as exc:
         print(exc, file=sys.stderr)
-        if windowed:
+        if ask_operator:
             show_startup_error(str(exc))
         return 2
+    if not args.selftest:
+        return start(args, windowed, ask_operator, None)
+    with tempfile.TemporaryDirectory(prefix="pms-selftest-", ignore_cleanup_errors=True) as scratch:
+        return start(args, windowed, ask_operator, Path(scratch))
+
+
+def start(args: argparse.Namespace, windowed: bool, ask_operator: bool, scratch: Path | None) -> int:
+    """Load the config (for a selftest: a copy on free ports, in `scratch`), set up the log, run the console."""
     info = build_info()
-    selftest_dir: tempfile.TemporaryDirectory[str] | None = None
+    log_file: Path | None = None
     try:
         loaded = load_config(args.config)
         if problems := info.config_problems(loaded):
             raise ConfigError(problems)
         cfg = loaded.config.logging
         log_file = setup_logging(args.log_level or cfg.level, cfg.file)
-        if args.selftest:
+        if scratch is not None:
             # Its own simulator and a throw-away data folder: the site's history, state and layout stay untouched.
-            selftest_dir = tempfile.TemporaryDirectory(prefix="pms-selftest-", ignore_cleanup_errors=True)
-            folder = Path(selftest_dir.name)
-            os.environ["PMS_DATA_DIR"] = str(folder / "data")
+            os.environ["PMS_DATA_DIR"] = str(scratch / "data")
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-            loaded = load_config(selftest_config(loaded, folder))
+            loaded = load_config(selftest_config(loaded, scratch))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        if windowed:  # nobody sees stderr: the log keeps the reason
+            if log_file is None:
+                setup_logging(args.log_level or "INFO", None)
+            log.error("cannot start with %s:\n%s", args.config, exc)
         if args.selftest:
             print(f"selftest FAILED: bad config {args.config}", file=sys.stderr)
-        elif windowed:
+        elif ask_operator:
             show_startup_error(str(exc))
         return 2
     how = " on the simulator" if args.demo else " (selftest)" if args.selftest else ""
     log.info("PMS %s (%s build) console starting with %s%s; log file %s", info.version, info.variant, args.config, how,
              log_file)  # fmt: skip
-    try:
-        return run_console(args, loaded)
-    finally:
-        if selftest_dir is not None:
-            selftest_dir.cleanup()
+    return run_console(args, loaded)
 
 
 def run_console(args: argparse.Namespace, loaded: LoadedConfig) -> int:
