@@ -148,6 +148,10 @@ class HistoryReader:
             first_minute = np.floor(start / MINUTE) * MINUTE
             minutes = np.arange(first_minute, fine_start - MINUTE + 1e-6, MINUTE)  # whole minutes before `fine`
             grid = np.arange(minutes[-1] + MINUTE if len(minutes) else fine_start, t_end, step)
+            markers = self._markers(db, grid[0] - max_age if len(grid) else t_end, t_end)
+            if len(grid):  # a row at every restart and outage: NaN there for that device, even for a short one
+                extra = np.concatenate([m[(m > grid[0]) & (m < t_end)] for m in markers.values()] or [np.empty(0)])
+                grid = np.unique(np.concatenate([grid, extra]))
             coarse = np.full((len(series), 2 * len(minutes)), np.nan)
             detail = np.full((len(series), len(grid)), np.nan)
             infos = [cat.series.get(k) for k in series]
@@ -164,7 +168,11 @@ class HistoryReader:
                     t, cols = read_frames(db, cat, [i for _, i in full], grid[0] - max_age, t_end)
                     if len(t):
                         at = np.searchsorted(t, grid, side="right") - 1
-                        ok = (at >= 0) & (grid - t[np.clip(at, 0, None)] <= max_age)
+                        sample_t = t[np.clip(at, 0, None)]
+                        ok = (at >= 0) & (grid - sample_t <= max_age)
+                        marks = markers.get(device)
+                        if marks is not None and len(marks):  # a restart or an outage since that sample: a gap
+                            ok &= np.searchsorted(marks, grid, side="right") == np.searchsorted(marks, sample_t, "right")
                         for (n, _), v in zip(full, cols, strict=True):
                             detail[n] = np.where(ok, v[np.clip(at, 0, None)], np.nan)
             tc = np.repeat(minutes, 2) + np.tile([MINUTE / 4, 3 * MINUTE / 4], len(minutes))

@@ -1,15 +1,23 @@
-"""Alarms and events: active alarms with severity colours, and a log of commands, mode and link changes."""
+"""Alarms and events: active alarms with severity colours and their acknowledgement, and a log of commands, mode and
+link changes (at start, the latest entries of the history's audit log)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import sqlite3
+from contextlib import closing
 from datetime import datetime
 
 from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QBrush, QColor
 from PyQt5.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -18,16 +26,20 @@ from PyQt5.QtWidgets import (
 )
 
 from pms_core.automation.operation_manager import OperationStatus
-from pms_core.bus import AlarmChanged, BrokerStateChanged, LinkStateChanged
+from pms_core.bus import AlarmAcknowledged, AlarmChanged, BrokerStateChanged, LinkStateChanged
 from pms_core.commands import CommandResult
+from pms_core.history_query import HistoryReader
 from pms_core.runtime import Runtime
 from pms_gui.bridge import DeviceView
 from pms_gui.controls import RESULT_COLOURS
 from pms_gui.i18n import Binder, tr
 from pms_gui.widgets import SEVERITY_COLOURS, active_bits
 
+log = logging.getLogger(__name__)
+
 MAX_LOG = 2000
-ALARM_COLUMNS = ("ev.col.time", "ev.col.severity", "ev.col.device", "ev.col.alarm")
+RECENT_AUDIT = 200  # audit entries loaded from the history at start
+ALARM_COLUMNS = ("ev.col.time", "ev.col.severity", "ev.col.device", "ev.col.alarm", "ev.col.ack")
 LOG_COLUMNS = ("ev.col.time", "ev.col.kind", "ev.col.source", "ev.col.device", "ev.col.text", "ev.col.result")
 LINK_COLOURS = {"online": "#2e7d32", "stale": "#c98a00", "offline": "#c62828"}
 
@@ -77,9 +89,22 @@ class EventsPanel(QWidget):
         top = QWidget()
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
+        head = QHBoxLayout()
         title = QLabel()
         self.binder.bind(title.setText, "ev.active")
-        tl.addWidget(title)
+        head.addWidget(title)
+        head.addStretch(1)
+        self.ack_button = QPushButton()
+        self.ack_button.setObjectName("ackSelected")
+        self.binder.bind(self.ack_button.setText, "ev.ack")
+        self.ack_button.clicked.connect(self.acknowledge_selected)
+        head.addWidget(self.ack_button)
+        self.ack_all_button = QPushButton()
+        self.ack_all_button.setObjectName("ackAll")
+        self.binder.bind(self.ack_all_button.setText, "ev.ack_all")
+        self.ack_all_button.clicked.connect(self.acknowledge_all)
+        head.addWidget(self.ack_all_button)
+        tl.addLayout(head)
         self.alarms = table(ALARM_COLUMNS, self.binder)
         self.alarms.setObjectName("activeAlarms")
         tl.addWidget(self.alarms)
@@ -104,7 +129,31 @@ class EventsPanel(QWidget):
         self._command_rows: dict[int, QTableWidgetItem] = {}  # command id -> its result cell
         self._mode: str | None = None
         self._state: str | None = None
+        self._row_keys: list[tuple[str, str] | None] = []  # per alarm row: (device, alarm) to acknowledge
+        self._unsubscribe = [runtime.bus.subscribe(AlarmAcknowledged, self._acknowledged)] if hasattr(runtime, "bus") else []
         self._redraw_alarms()
+
+    def close(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+
+    # --- acknowledgement: through the core's alarm monitor, recorded with source "gui" ----------------
+    def acknowledge_selected(self) -> None:
+        rows = sorted({index.row() for index in self.alarms.selectionModel().selectedRows()})
+        self._acknowledge([self._row_keys[r] for r in rows if r < len(self._row_keys)])
+
+    def acknowledge_all(self) -> None:
+        self._acknowledge(self._row_keys)
+
+    def _acknowledge(self, keys: list[tuple[str, str] | None]) -> None:
+        monitor = getattr(self.runtime, "alarms", None)
+        for key in keys:
+            if key is not None and monitor is not None:
+                monitor.acknowledge(key[0], key[1], "gui")
+
+    def _acknowledged(self, _event: AlarmAcknowledged) -> None:
+        self._redraw_alarms()  # bus handler on the loop's thread, which under qasync is the GUI thread
 
     # --- active alarms ---------------------------------------------------------------------------
     def device_view(self, view: DeviceView) -> None:
@@ -129,28 +178,75 @@ class EventsPanel(QWidget):
                   SEVERITY_COLOURS.get(event.severity))  # fmt: skip
 
     def _redraw_alarms(self) -> None:
-        rows: list[tuple[float, str, str, str]] = []
+        rows: list[tuple[float, str, str, str, tuple[str, str] | None]] = []
         now = self.runtime.clock.now()
         seen = set()
-        for event in self._pms_alarms.values():
-            rows.append((event.timestamp, event.severity, event.device_name, event.message))
+        for key, event in self._pms_alarms.items():
+            rows.append((event.timestamp, event.severity, event.device_name, event.message, key))
         for device, bits in self._device_alarms.items():
             for register, name, severity in bits:
                 key = (device, f"{register}:{name}")
                 seen.add(key)
                 since = self._alarm_since.setdefault(key, now)
-                rows.append((since, severity, device, f"{name} ({register})"))
+                rows.append((since, severity, device, f"{name} ({register})", None))
         for key in [k for k in self._alarm_since if k not in seen]:
             del self._alarm_since[key]
         order = {"fault": 0, "warning": 1, "info": 2}
         rows.sort(key=lambda r: (order.get(r[1], 3), -r[0]))
+        active = getattr(getattr(self.runtime, "alarms", None), "active", {})
         self.alarms.setRowCount(len(rows))
-        for i, (since, severity, device, text) in enumerate(rows):
+        self._row_keys = []
+        unacknowledged = 0
+        for i, (since, severity, device, text, key) in enumerate(rows):
             colour = SEVERITY_COLOURS.get(severity)
+            by = active[key].acknowledged_by if key in active else None
+            unacknowledged += key in active and by is None
             self.alarms.setItem(i, 0, item(clock_text(since)))
-            self.alarms.setItem(i, 1, item(tr(f"sev.{severity}"), colour, bold=True))
+            self.alarms.setItem(i, 1, item(tr(f"sev.{severity}"), colour, bold=by is None))
             self.alarms.setItem(i, 2, item(device))
             self.alarms.setItem(i, 3, item(text, colour))
+            self.alarms.setItem(i, 4, item(tr(f"src.{by}") if by else tr("ev.unacked"), None if by else colour))
+            self._row_keys.append(key)
+        self.ack_button.setEnabled(unacknowledged > 0)
+        self.ack_all_button.setEnabled(unacknowledged > 0)
+
+    async def load_recent(self) -> int:
+        """At start: the latest audit entries (commands, mode and threshold changes) from the history, below."""
+        history = getattr(self.runtime, "history", None)
+        if history is None or not history.ok:
+            return 0
+        reader = HistoryReader(history.path)
+
+        def read() -> list[tuple]:
+            with closing(reader.connect()) as db:
+                return db.execute(
+                    "SELECT ts, kind, source, device, command, params, status, reason, command_id FROM audit "
+                    "ORDER BY id DESC LIMIT ?",
+                    (RECENT_AUDIT,),
+                ).fetchall()
+
+        try:
+            entries = await asyncio.get_running_loop().run_in_executor(None, read)
+        except (sqlite3.Error, OSError, RuntimeError):
+            log.exception("cannot read the recent audit log")
+            return 0
+        later: dict[tuple, float] = {}  # (id, device, command) -> time of its newest stage (ids restart with the PMS)
+        for ts, kind, source, device, command, params, status, reason, command_id in entries:
+            key = (command_id, device, command)
+            if kind == "command" and not (key in later and later[key] - ts < 300):  # newest first: latest stage only
+                later[key] = ts
+                args = ", ".join(f"{k}={v}" for k, v in json.loads(params or "{}").items())
+                text = f"{command}({args})"
+                result = tr(f"result.{status}") + (f" — {reason}" if reason else "")
+                colour = RESULT_COLOURS.get(status)
+                src = f"src.{source}" if source in ("gui", "mqtt", "auto", "raw") else "src.pms"
+                self._log(ts, "kind.command", src, device or "", text, result, colour, at_end=True)
+            elif kind == "mode":
+                self._log(ts, "kind.mode", "src.pms", "PMS", tr("ev.mode_changed", mode=tr(f"mode.{status}")),
+                          at_end=True)  # fmt: skip
+            elif kind == "threshold":
+                self._log(ts, "kind.mode", "src.pms", "PMS", f"{command} = {status}", at_end=True)
+        return len(entries)
 
     # --- the event log ---------------------------------------------------------------------------
     def command_result(self, result: CommandResult) -> None:
@@ -194,13 +290,16 @@ class EventsPanel(QWidget):
         self._log(event.since, "kind.broker", "src.pms", "MQTT", text, state)
 
     def _log(self, when: float, kind: str, source: str, device: str, text: str, result: str = "",
-             colour: str | None = None) -> QTableWidgetItem:  # fmt: skip
-        self.log.insertRow(0)
+             colour: str | None = None, at_end: bool = False) -> QTableWidgetItem:  # fmt: skip
+        row = self.log.rowCount() if at_end else 0
+        if at_end and row >= MAX_LOG:
+            return item(result)
+        self.log.insertRow(row)
         cells = [item(clock_text(when)), item(tr(kind)), item(tr(source)), item(device), item(text)]
         for col, cell in enumerate(cells):
-            self.log.setItem(0, col, cell)
+            self.log.setItem(row, col, cell)
         result_cell = item(result, colour, bold=True)
-        self.log.setItem(0, 5, result_cell)
+        self.log.setItem(row, 5, result_cell)
         while self.log.rowCount() > MAX_LOG:
             self.log.removeRow(self.log.rowCount() - 1)
         if len(self._command_rows) > MAX_LOG:

@@ -18,6 +18,7 @@ from pms_gui.bridge import Bridge, ClockTick, DeviceView
 from pms_gui.controls import ControlsPanel
 from pms_gui.devices import BmsPanel, DcdcPanel, DevicePanel, PcsPanel
 from pms_gui.events import EventsPanel
+from pms_gui.export_dialog import ExportDialog
 from pms_gui.i18n import Binder, tr
 from pms_gui.registers import RegistersPanel
 from pms_gui.tasks import TaskSet
@@ -45,6 +46,7 @@ class MainWindow(QMainWindow):
         self._close_confirmed = False
         self.close_dialog: QMessageBox | None = None
         self.error_dialog: QMessageBox | None = None
+        self.export_dialog: ExportDialog | None = None
         self.setObjectName("pmsConsole")
         self.binder.bind(self.setWindowTitle, "app.title")
         self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks | QMainWindow.AllowNestedDocks)
@@ -93,6 +95,8 @@ class MainWindow(QMainWindow):
         b.broker_changed.connect(self._broker_changed)
         b.ticked.connect(self._ticked)
         b.replay()
+        self.tasks.spawn(self.trends.backfill(), "trend backfill")
+        self.tasks.spawn(self.events.load_recent(), "recent audit entries")
 
     # --- layout --------------------------------------------------------------------------------
     def _dock(self, title_key: str, name: str, widget: QWidget) -> QDockWidget:
@@ -170,6 +174,12 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("")
         self.binder.bind(file_menu.setTitle, "menu.file")
+        export_action = QAction(self)
+        export_action.setObjectName("action_export_csv")
+        self.binder.bind(export_action.setText, "menu.export")
+        export_action.triggered.connect(self.open_export)
+        file_menu.addAction(export_action)
+        file_menu.addSeparator()
         quit_action = QAction(self)
         self.binder.bind(quit_action.setText, "menu.quit")
         quit_action.triggered.connect(self.close)
@@ -196,6 +206,14 @@ class MainWindow(QMainWindow):
             group.addAction(action)
             lang_menu.addAction(action)
             self.language_actions[lang] = action
+
+    def open_export(self) -> ExportDialog:
+        """File > Export CSV: a non-modal dialog (opened, never exec'd); one at a time."""
+        if self.export_dialog is None or not self.export_dialog.isVisible():
+            self.export_dialog = ExportDialog(self.runtime, self.tasks, self)
+            self.export_dialog.open()
+        self.export_dialog.raise_()
+        return self.export_dialog
 
     def _status_bar(self) -> None:
         bar = self.statusBar()
@@ -328,4 +346,5 @@ class MainWindow(QMainWindow):
     async def shutdown(self) -> None:
         """Stop updating and cancel the console's own tasks (the runtime is stopped by its owner)."""
         self.bridge.close()
+        self.events.close()
         await self.tasks.cancel_all()

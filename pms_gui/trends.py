@@ -3,12 +3,15 @@
 Like pyqtgraph's scrolling examples: preallocated ring buffers (no growth,
 no copies), float64 epoch seconds on a DateAxisItem, NaN where a device was
 not fresh (the curve shows a gap), peak-mode downsampling and clip-to-view so
-7 days at 1 Hz stays smooth. The history issue backfills these from disk;
-until then they start empty.
+7 days at 1 Hz stays smooth. At start they are backfilled from the history
+(read in a worker thread): the last hour a sample a second, the days before
+each minute's min and max; restarts and outages stay gaps (NaN).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,9 +19,12 @@ import pyqtgraph as pg
 from PyQt5.QtWidgets import QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from pms_core.automation.operation_manager import OperationStatus
+from pms_core.history_query import HistoryReader
 from pms_core.runtime import Runtime
 from pms_gui.bridge import ClockTick
 from pms_gui.i18n import Binder, tr
+
+log = logging.getLogger(__name__)
 
 CAPACITY = 7 * 24 * 3600  # one sample a second for 7 days
 WINDOWS = (("trend.10m", 600), ("trend.1h", 3600), ("trend.24h", 86400), ("trend.7d", 7 * 86400))
@@ -58,6 +64,17 @@ class Ring:
         self.y[:, i] = self.y[:, j] = values
         self._head = (i + 1) % self.capacity
         self.count = min(self.count + 1, self.capacity)
+
+    def load(self, t: np.ndarray, y: np.ndarray) -> None:
+        """Replace the content with rows (t, y[columns, n]), oldest first; keeps the newest `capacity`."""
+        n = min(len(t), self.capacity)
+        t, y = t[len(t) - n :], y[:, y.shape[1] - n :]
+        self.t[:] = np.nan
+        self.y[:] = np.nan
+        self.t[:n] = self.t[self.capacity : self.capacity + n] = t
+        self.y[:, :n] = self.y[:, self.capacity : self.capacity + n] = y
+        self._head = n % self.capacity
+        self.count = n
 
     def last(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The newest `n` samples (fewer if not yet that many), oldest first, as views."""
@@ -144,6 +161,31 @@ class TrendPanel(QWidget):
         self._since_redraw += 1
         if self._since_redraw >= REDRAW_EVERY[self.window]:
             self.redraw()
+
+    async def backfill(self) -> int:
+        """Fill the ring from the history before the live samples; returns the rows added (0 without history)."""
+        history = getattr(self.runtime, "history", None)
+        if history is None or not history.ok:
+            return 0
+        keys = []
+        for series in SERIES:
+            dev = self.runtime.device_of_type(series.device_type)
+            keys.append((dev.name if dev else "", series.value))
+        await history.flush()  # what was polled since the start is on disk too
+        now = self.runtime.clock.now()
+        reader = HistoryReader(history.path)
+        try:
+            t, y = await asyncio.get_running_loop().run_in_executor(None, reader.backfill, keys, now, float(CAPACITY))
+        except Exception:
+            log.exception("trend backfill from %s failed: the trends start empty", history.path)
+            return 0
+        live_t, live_y = self.ring.last(self.ring.count)
+        if len(live_t):
+            older = t < live_t[0]
+            t, y = np.concatenate([t[older], live_t]), np.concatenate([y[:, older], live_y], axis=1)
+        self.ring.load(t, y.astype(np.float32))
+        self.redraw()
+        return len(t) - len(live_t)
 
     def set_thresholds(self, status: OperationStatus) -> None:
         for key, line in self.threshold_lines.items():
