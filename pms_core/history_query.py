@@ -137,10 +137,11 @@ class HistoryReader:
     # --- the console's trend backfill ------------------------------------------------------------
     def backfill(
         self, series: Sequence[Key], t_end: float, span: float, fine: float = 3600.0, step: float = 1.0,
-        max_age: float = 5.0,
+        max_age: float | dict[str, float] = 5.0,
     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """Rows for a chart's ring buffer, common times for all series: over the last `fine` seconds one row per
-        `step` (the latest sample no older than `max_age`, else NaN, like the live sampler); before that two rows
+        `step` (the latest sample no older than `max_age` (seconds, or per device name: its stale limit), else NaN, like
+        the live sampler); before that two rows
         per minute (its min, then its max, so spikes survive). Returns (t, values[len(series), n])."""
         start, fine_start = t_end - span, t_end - fine
         with closing(self.connect()) as db:
@@ -148,7 +149,10 @@ class HistoryReader:
             first_minute = np.floor(start / MINUTE) * MINUTE
             minutes = np.arange(first_minute, fine_start - MINUTE + 1e-6, MINUTE)  # whole minutes before `fine`
             grid = np.arange(minutes[-1] + MINUTE if len(minutes) else fine_start, t_end, step)
-            markers = self._markers(db, grid[0] - max_age if len(grid) else t_end, t_end)
+            ages = max_age if isinstance(max_age, dict) else {}
+            default_age = 5.0 if isinstance(max_age, dict) else max_age
+            oldest = max([default_age, *ages.values()])
+            markers = self._markers(db, grid[0] - oldest if len(grid) else t_end, t_end)
             if len(grid):  # a row at every restart and outage: NaN there for that device, even for a short one
                 extra = np.concatenate([m[(m > grid[0]) & (m < t_end)] for m in markers.values()] or [np.empty(0)])
                 grid = np.unique(np.concatenate([grid, extra]))
@@ -165,11 +169,12 @@ class HistoryReader:
                         coarse[n, 2 * idx + 1] = hi[j]
                 full = [(n, i) for n, i in mine if i.full_rate]
                 if full and len(grid):
-                    t, cols = read_frames(db, cat, [i for _, i in full], grid[0] - max_age, t_end)
+                    age = ages.get(device, default_age)
+                    t, cols = read_frames(db, cat, [i for _, i in full], grid[0] - age, t_end)
                     if len(t):
                         at = np.searchsorted(t, grid, side="right") - 1
                         sample_t = t[np.clip(at, 0, None)]
-                        ok = (at >= 0) & (grid - sample_t <= max_age)
+                        ok = (at >= 0) & (grid - sample_t <= age)
                         marks = markers.get(device)
                         if marks is not None and len(marks):  # a restart or an outage since that sample: a gap
                             ok &= np.searchsorted(marks, grid, side="right") == np.searchsorted(marks, sample_t, "right")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pyqtgraph as pg
@@ -171,11 +172,13 @@ class TrendPanel(QWidget):
         for series in SERIES:
             dev = self.runtime.device_of_type(series.device_type)
             keys.append((dev.name if dev else "", series.value))
+        ages = {d.name: d.stale_limit for d in self.runtime.devices.values()}  # as fresh_snapshot() judges live data
         await history.flush()  # what was polled since the start is on disk too
         now = self.runtime.clock.now()
         reader = HistoryReader(history.path)
         try:
-            t, y = await asyncio.get_running_loop().run_in_executor(None, reader.backfill, keys, now, float(CAPACITY))
+            job = partial(reader.backfill, keys, now, float(CAPACITY), max_age=ages)
+            t, y = await asyncio.get_running_loop().run_in_executor(None, job)
         except Exception:
             log.exception("trend backfill from %s failed: the trends start empty", history.path)
             return 0
