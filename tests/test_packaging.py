@@ -282,7 +282,8 @@ def test_selftest_fails_with_the_reason_on_a_bad_config(tmp_path):
 def test_selftest_survives_no_stdout_and_no_stderr_like_the_windowed_build(tmp_path):
     proc = run_console(tmp_path, "--selftest", stdio=False)
     log_file = tmp_path / "data" / "logs" / "pms.log"
-    assert proc.returncode == 0, proc.stderr[-3000:] + (log_file.read_text(encoding="utf-8")[-3000:] if log_file.exists() else "")
+    log_tail = log_file.read_text(encoding="utf-8")[-3000:] if log_file.exists() else ""
+    assert proc.returncode == 0, proc.stderr[-3000:] + log_tail
     # Python wrote nothing to the process's streams (Qt's own C-level messages still go to fd 2)
     assert proc.stdout == "" and "selftest" not in proc.stderr and " INFO " not in proc.stderr
     assert "Traceback" not in proc.stderr
