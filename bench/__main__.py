@@ -8,7 +8,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import console, mqtt, polling
+from bench import console, history, mqtt, polling
 
 
 def main() -> None:
@@ -19,6 +19,7 @@ def main() -> None:
         "polling": polling.main(quick),
         "mqtt": mqtt.main(quick),
         "console": console.main(quick),
+        "history": history.main(quick),
     }
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -52,6 +52,7 @@ class SeriesData:
 class Catalogue:
     series: dict[Key, SeriesInfo]
     layouts: dict[int, tuple[int, ...]]  # layout id -> series ids in packed order
+    layout_of: dict[tuple[int, str], list[int]]  # (device id, "frame" | "minute") -> its layout ids
 
     def devices(self) -> list[str]:
         return sorted({k[0] for k in self.series})
@@ -68,10 +69,12 @@ def read_catalogue(db: sqlite3.Connection) -> Catalogue:
             "ORDER BY d.name, s.id"
         )
     }
-    layouts = {
-        lid: tuple(int(x) for x in text.split(",") if x) for lid, text in db.execute("SELECT id, series FROM layouts")
-    }
-    return Catalogue(series, layouts)
+    layouts: dict[int, tuple[int, ...]] = {}
+    layout_of: dict[tuple[int, str], list[int]] = {}
+    for lid, device_id, kind, text in db.execute("SELECT id, device, kind, series FROM layouts ORDER BY id"):
+        layouts[lid] = tuple(int(x) for x in text.split(",") if x)
+        layout_of.setdefault((device_id, kind), []).append(lid)
+    return Catalogue(series, layouts, layout_of)
 
 
 class HistoryReader:
@@ -185,48 +188,57 @@ class HistoryReader:
 
 
 # --- reading packed rows ----------------------------------------------------------------------------
-def _unpack(cat: Catalogue, rows: list[tuple[int, int, bytes]], infos: Sequence[SeriesInfo], width: int) -> np.ndarray:
-    """Rows (time, layout, float32 blob) -> values[len(infos), width, len(rows)]; NaN where a layout lacks a series."""
-    out = np.full((len(infos), width, len(rows)), np.nan)
-    layouts = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-    for layout in np.unique(layouts):
+def _read_packed(
+    db: sqlite3.Connection, cat: Catalogue, kind: str, lo: float, hi: float, infos: Sequence[SeriesInfo], width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of a packed table with `key` in (lo, hi): (keys, values[len(infos), width, n]), NaN where a row's layout
+    lacks a series. Only the wanted float32 slices leave SQLite (`substr`), not whole rows."""
+    device_id = infos[0].device_id
+    table, key = (hdb.frames_table(device_id), "ts") if kind == "frame" else (hdb.minutes_table(device_id), "t")
+    layouts = cat.layout_of.get((device_id, kind), [])
+    size = 4 * width
+    parts_k, parts_v = [], []
+    for layout in layouts:
         ids = cat.layouts.get(int(layout), ())
-        sel = np.flatnonzero(layouts == layout)
-        blob = b"".join(rows[i][2] for i in sel)
-        data = np.frombuffer(blob, dtype=np.float32).reshape(len(sel), len(ids), width)
-        for n, info in enumerate(infos):
-            if info.id in ids:
-                out[n, :, sel] = data[:, ids.index(info.id), :]
-    return out
+        where = [ids.index(i.id) if i.id in ids else None for i in infos]
+        cols = ", ".join(f"substr(data, {n * size + 1}, {size})" for n in where if n is not None)
+        rows = db.execute(
+            f"SELECT {key}{', ' + cols if cols else ''} FROM {table} WHERE layout = ? AND {key} > ? AND {key} < ?",
+            (layout, lo, hi),
+        ).fetchall()
+        keys = np.fromiter((r[0] for r in rows), dtype=np.float64, count=len(rows))
+        values = np.full((len(infos), width, len(rows)), np.nan)
+        col = 1
+        for n, at in enumerate(where):
+            if at is not None:
+                data = np.frombuffer(b"".join(r[col] for r in rows), dtype=np.float32).reshape(len(rows), width)
+                values[n] = data.T
+                col += 1
+        if len(rows):
+            parts_k.append(keys)
+            parts_v.append(values)
+    if not parts_k:
+        return np.empty(0), np.full((len(infos), width, 0), np.nan)
+    keys, values = np.concatenate(parts_k), np.concatenate(parts_v, axis=2)
+    if len(parts_k) > 1:
+        order = np.argsort(keys, kind="stable")
+        keys, values = keys[order], values[:, :, order]
+    return keys, values
 
 
 def read_frames(
     db: sqlite3.Connection, cat: Catalogue, infos: Sequence[SeriesInfo], t0: float, t1: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Full-rate samples of one device's series over [t0, t1): (t, values[len(infos), n])."""
-    table = hdb.frames_table(infos[0].device_id)
-    try:
-        sql = f"SELECT ts, layout, data FROM {table} WHERE ts >= ? AND ts < ? ORDER BY ts"
-        rows = db.execute(sql, (round(t0 * 1000), round(t1 * 1000))).fetchall()
-    except sqlite3.OperationalError:  # no table: the device never wrote a full-rate row
-        rows = []
-    t = np.fromiter((r[0] for r in rows), dtype=np.float64, count=len(rows)) / 1000.0
-    return t, _unpack(cat, rows, infos, 1)[:, 0, :]
+    ms, values = _read_packed(db, cat, "frame", round(t0 * 1000) - 1, round(t1 * 1000), infos, 1)
+    return ms / 1000.0, values[:, 0, :]
 
 
 def read_minutes(
     db: sqlite3.Connection, cat: Catalogue, infos: Sequence[SeriesInfo], t0: float, t1: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """1-minute rows of one device's series with a start in [t0 - 59, t1): (t, min, max, mean), each [len(infos), n]."""
-    table = hdb.minutes_table(infos[0].device_id)
-    try:
-        rows = db.execute(
-            f"SELECT t, layout, data FROM {table} WHERE t > ? AND t < ? ORDER BY t", (t0 - MINUTE, t1)
-        ).fetchall()
-    except sqlite3.OperationalError:
-        rows = []
-    t = np.fromiter((r[0] for r in rows), dtype=np.float64, count=len(rows))
-    values = _unpack(cat, rows, infos, 3)
+    t, values = _read_packed(db, cat, "minute", t0 - MINUTE, t1, infos, 3)
     return t, values[:, 0, :], values[:, 1, :], values[:, 2, :]
 
 
