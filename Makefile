@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench clean build build-onedir build-dcdc-disabled
+.PHONY: run test lint bench soak clean build build-onedir build-dcdc-disabled
 
 run:
 	./scripts/bootstrap.sh gui,test
@@ -19,6 +19,11 @@ lint:
 bench:
 	./scripts/bootstrap.sh gui,test
 	$(PY) -m bench
+
+# A day of plant time in about six minutes, with faults on a schedule; one PASS/FAIL line.
+soak:
+	./scripts/bootstrap.sh gui,test
+	$(PY) -m bench.soak
 
 # PMS_GUI_Application with pms.spec (the Windows builds are build_normal.bat / build_dcdc_disabled.bat)
 build:

@@ -122,7 +122,9 @@ class AutoPanel(QWidget):
             head.setStyleSheet(f"color: {GREY};")
             self.binder.bind(head.setText, key)
             form.addWidget(head, 0, col)
-        for row, key in enumerate(SETTINGS, start=1):
+        # Without a DC-DC the standby time means nothing (the DC-DC-disabled build): not shown.
+        settings = [k for k in SETTINGS if k != "dcdc_standby_time" or runtime.device_of_type("DCDC") is not None]
+        for row, key in enumerate(settings, start=1):
             spin = QDoubleSpinBox()
             spin.setObjectName(f"setting:{key}")
             spin.setDecimals(1)
@@ -151,12 +153,12 @@ class AutoPanel(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(revert)
         buttons.addWidget(self.apply_button)
-        form.addLayout(buttons, len(SETTINGS) + 1, 0, 1, 3)
+        form.addLayout(buttons, len(settings) + 1, 0, 1, 3)
         self.settings_answer = QLabel()
         self.settings_answer.setObjectName("settings:answer")
         self.settings_answer.setWordWrap(True)
-        form.addWidget(self.settings_answer, len(SETTINGS) + 2, 0, 1, 3)
-        form.setRowStretch(len(SETTINGS) + 3, 1)
+        form.addWidget(self.settings_answer, len(settings) + 2, 0, 1, 3)
+        form.setRowStretch(len(settings) + 3, 1)
         columns.addWidget(box, 1)
         self._filling = False
 

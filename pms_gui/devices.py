@@ -55,18 +55,20 @@ class BmsPanel(DevicePanel):
         self.alarms.values["bms.alarms"].setWordWrap(True)
         self.layout_.addStretch(1)
         self._thresholds: OperationStatus | None = None
+        self._has_dcdc = True
 
     def retranslate(self) -> None:
         super().retranslate()
         if self._thresholds is not None:
-            self.set_thresholds(self._thresholds)
+            self.set_thresholds(self._thresholds, self._has_dcdc)
 
-    def set_thresholds(self, status: OperationStatus) -> None:
+    def set_thresholds(self, status: OperationStatus, has_dcdc: bool = True) -> None:
+        """The thresholds on the gauge; without a DC-DC the SOC-high rule does not exist, so no mark for it."""
         t = status.thresholds
         low, stop, high = t["soc_low_threshold"], t["soc_charge_stop_threshold"], t["soc_high_threshold"]
-        self.gauge.set_thresholds(low, stop, high)
-        self.legend.setText(SocGauge.legend(low, stop, high))
-        self._thresholds = status
+        self.gauge.set_thresholds(low, stop, high if has_dcdc else 100.0)
+        self.legend.setText(SocGauge.legend(low, stop, high, has_dcdc))
+        self._thresholds, self._has_dcdc = status, has_dcdc
 
     def show_view(self, view: DeviceView) -> None:
         super().show_view(view)

@@ -262,7 +262,7 @@ class MainWindow(QMainWindow):
         self.trends.set_thresholds(status)
         bms = next((p for p in self.device_panels.values() if isinstance(p, BmsPanel)), None)
         if bms is not None:
-            bms.set_thresholds(status)
+            bms.set_thresholds(status, has_dcdc=self.runtime.device_of_type("DCDC") is not None)
         auto = f" · {tr(f'state.{status.auto.state}')}" if status.mode == "auto" else ""
         self.mode_label.setText(tr("status.mode", mode=tr(f"mode.{status.mode}")) + auto)
 

@@ -134,7 +134,10 @@ class TrendPanel(QWidget):
         self.curves: list[pg.PlotDataItem] = []
         for series in SERIES:
             plot = self.soc_plot if series.value == "battery_soc" else self.power_plot
-            curve = plot.plot(pen=pg.mkPen(series.colour, width=1), name=tr(series.key), connect="finite")
+            present = runtime.device_of_type(series.device_type) is not None  # no PV curve without a DC-DC
+            name = tr(series.key) if present else None
+            curve = plot.plot(pen=pg.mkPen(series.colour, width=1), name=name, connect="finite")
+            curve.setVisible(present)
             self.curves.append(curve)
         for plot in (self.soc_plot, self.power_plot):
             plot.setDownsampling(auto=True, mode="peak")
@@ -147,6 +150,8 @@ class TrendPanel(QWidget):
             for key, colour in (("soc_low_threshold", "#e53935"), ("soc_charge_stop_threshold", "#f9a825"),
                                 ("soc_high_threshold", "#1e88e5"))
         }  # fmt: skip
+        # Without a DC-DC there is no SOC-high rule: no line for it.
+        self.threshold_lines["soc_high_threshold"].setVisible(runtime.device_of_type("DCDC") is not None)
         self.follow()
 
     # --- data ------------------------------------------------------------------------------

@@ -263,14 +263,14 @@ class SocGauge(QWidget):
         p.end()
 
     @staticmethod
-    def legend(low: float, stop: float, high: float) -> str:
+    def legend(low: float, stop: float, high: float, has_dcdc: bool = True) -> str:
+        """The bands in words; without a DC-DC there is no SOC-high rule, so no band says there is."""
         swatch = "<span style='color:{c}'>■</span> {t}"
-        return " &nbsp; ".join(
-            swatch.format(c=c, t=t)
-            for c, t in (
-                ("#e57373", f"&lt; {low:g} {tr('gauge.low')}"),
-                ("#ffd54f", f"{low:g}–{stop:g} {tr('gauge.stop')}"),
-                ("#81c784", f"{stop:g}–{high:g} {tr('gauge.normal')}"),
-                ("#64b5f6", f"&gt; {high:g} {tr('gauge.high')}"),
-            )
-        )
+        bands = [
+            ("#e57373", f"&lt; {low:g} {tr('gauge.low')}"),
+            ("#ffd54f", f"{low:g}–{stop:g} {tr('gauge.stop')}"),
+            ("#81c784", f"{stop:g}–{high:g} {tr('gauge.normal')}" if has_dcdc else f"&gt; {stop:g} {tr('gauge.normal')}"),
+        ]
+        if has_dcdc:
+            bands.append(("#64b5f6", f"&gt; {high:g} {tr('gauge.high')}"))
+        return " &nbsp; ".join(swatch.format(c=c, t=t) for c, t in bands)

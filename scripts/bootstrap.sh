@@ -34,3 +34,6 @@ fi
 if [[ ",$extras," == *,gui,* ]] && ! { command -v fc-list >/dev/null && fc-list :lang=ko family | grep -q .; }; then
     apt_install fonts-noto-cjk
 fi
+if [[ ",$extras," == *,build,* ]] && ! command -v objdump >/dev/null; then
+    apt_install binutils  # PyInstaller reads the libraries' dependencies with objdump
+fi
