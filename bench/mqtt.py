@@ -46,7 +46,7 @@ async def measure(folder: Path, port: int, samples: int) -> dict[str, dict[str, 
     loaded = load_config(config)
     clock = Clock()
     sim = Simulator(loaded, clock)
-    runtime = Runtime(loaded, clock, state_dir=folder)
+    runtime = Runtime(loaded, clock, state_dir=folder, history=False)  # the gateway alone
     await sim.start()
     await runtime.start()
     rec = Recorder(port, (f"{B}/#",))

@@ -69,7 +69,7 @@ async def measure(config: Path, seconds: float, warmup: float = 3.0) -> dict[str
         if recording:
             lateness.append(late)
 
-    runtime = Runtime(loaded, on_tick=on_tick, mqtt=False)  # polling alone; bench/mqtt.py measures the gateway
+    runtime = Runtime(loaded, on_tick=on_tick, mqtt=False, history=False)  # polling alone
     await runtime.start()
     await asyncio.sleep(warmup)
     offline = [d.name for d in runtime.devices.values() if d.state != "online"]
@@ -98,7 +98,7 @@ async def overhead(config: Path, polls: int) -> dict[str, float]:
     from pymodbus.client import AsyncModbusTcpClient  # noqa: PLC0415 - the baseline, not the product
 
     loaded = load_config(config)
-    runtime = Runtime(loaded, mqtt=False)
+    runtime = Runtime(loaded, mqtt=False, history=False)
     device = next(d for d in runtime.devices.values() if d.type == "BMS")
     bare = AsyncModbusTcpClient(device.config.ip, port=device.config.port, timeout=1, retries=0)
     await bare.connect()
