@@ -65,30 +65,33 @@ async def measure(folder: Path, port: int, samples: int) -> dict[str, dict[str, 
             command.append((plant.writes[-1][0] - sent) * 1000)
             await asyncio.sleep(0.02)
 
+        # Own subscribers per topic, so that waiting for a message costs a len(): the PMS runs on this loop.
+        topic, echo = f"{B}/PCS/bench_PCS/data", f"{B}/bench/echo"
+        data, echoes = Recorder(port, (topic,)), Recorder(port, (echo,))
         fresh: list[float] = []
-        topic = f"{B}/PCS/bench_PCS/data"
         for i in range(max(20, samples // 5)):
             kw = round(0.5 + i * 0.7 % 20, 1)
+            seen = len(data.received)
             plant.pcs.charge_kw = kw
             changed = time.time()
-            seen = len(rec.timed(topic))
-
-            def first_arrival(n: int = seen, want: float = kw) -> float | None:
-                hits = [a for a, m in rec.timed(topic)[n:] if m["data"]["battery_charge_power"]["value"] == want]
-                return hits[0] if hits else None
-
-            await until(lambda f=first_arrival: f() is not None, 3)
-            fresh.append((first_arrival() - changed) * 1000)
+            arrival = None
+            while arrival is None:
+                count = len(data.received)
+                await until(lambda c=count: len(data.received) > c, 3)
+                hits = [a for a, m in data.timed(topic)[seen:] if m["data"]["battery_charge_power"]["value"] == kw]
+                arrival = hits[0] if hits else None
+            fresh.append((arrival - changed) * 1000)
             await asyncio.sleep(0.13 * (i % 4))  # changes at different phases of the poll cycle
 
         bare: list[float] = []
-        echo = f"{B}/bench/echo"
         for i in range(samples):
-            n = len(rec.timed(echo))
+            n = len(echoes.received)
             sent = time.time()
             rec.client.publish(echo, str(i), qos=1)
-            await until(lambda n=n: len(rec.timed(echo)) > n)
-            bare.append((rec.timed(echo)[n][0] - sent) * 1000)
+            await until(lambda n=n: len(echoes.received) > n)
+            bare.append((echoes.arrived[n] - sent) * 1000)
+        data.close()
+        echoes.close()
     finally:
         rec.close()
         await runtime.stop()

@@ -6,17 +6,20 @@ broker restarted, replies delayed past the timeout, alarm bits set and
 cleared, and a stream of control messages (valid and not). Pass means: no
 unhandled exception, no task or thread leak, resident memory flat (< 5 %
 growth after warm-up), every injected device outage seen on its MQTT status
-topic, and every control message sent answered. Prints one summary line;
-exits 1 when any of it fails.
+topic and in the history, and every control message sent answered (those
+the broker lost when it was killed are counted apart). Prints one summary
+line; exits 1 when any of it fails.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -45,7 +48,8 @@ log = logging.getLogger("soak")
 @dataclass
 class Report:
     exceptions: list[str] = field(default_factory=list)
-    outages: list[tuple[str, str, float, float]] = field(default_factory=list)  # (device, type, from, to) real time
+    # (device, real from, real to, plant from, plant to) of every device outage injected
+    outages: list[tuple[str, float, float, float, float]] = field(default_factory=list)
     sent: dict[str, float] = field(default_factory=dict)  # request id -> real time it was published
     broker_away: list[tuple[float, float]] = field(default_factory=list)  # (stopped, PMS connected again) real time
     rss: list[tuple[float, float]] = field(default_factory=list)  # (real time, MB)
@@ -110,11 +114,11 @@ async def soak(folder: Path, hours: float, speed: float) -> tuple[Report, dict[s
             await at_plant_hour(h)
             name = names[i % len(names)]
             server = sim.server(name)
-            start = time.time()
+            start, plant_start = time.time(), clock.now()
             await server.stop()
             await asyncio.sleep(OUTAGE_REAL)
             await server.start()
-            report.outages.append((name, runtime.devices[name].type, start, time.time()))
+            report.outages.append((name, start, time.time(), plant_start, clock.now()))
             h, i = h + 3, i + 1
 
     async def slow_replies() -> None:
@@ -125,11 +129,11 @@ async def soak(folder: Path, hours: float, speed: float) -> tuple[Report, dict[s
             await at_plant_hour(h)
             name = names[(i + 1) % len(names)]
             server = sim.server(name)
-            start = time.time()
+            start, plant_start = time.time(), clock.now()
             server.delay = 1.5  # real seconds, past the 1 s timeout
             await asyncio.sleep(OUTAGE_REAL)
             server.delay = 0.0
-            report.outages.append((name, runtime.devices[name].type, start, time.time()))
+            report.outages.append((name, start, time.time(), plant_start, clock.now()))
 
     async def broker_restarts() -> None:
         for h in (7.0, 17.0):
@@ -222,9 +226,15 @@ async def soak(folder: Path, hours: float, speed: float) -> tuple[Report, dict[s
         await sim.stop()
         broker.stop()
     visible = sum(
-        1 for name, _t, start, end in report.outages
+        1 for name, start, end, _ps, _pe in report.outages
         if any(n == name and state != "online" and start <= a <= end + 10 for n, state, a in seen)
     )  # fmt: skip
+    with contextlib.closing(sqlite3.connect(folder / "data" / "history.db")) as db:  # the PMS has stopped: all on disk
+        in_history = sum(
+            1 for name, _s, _e, plant_start, plant_end in report.outages
+            if db.execute("SELECT 1 FROM links WHERE device = ? AND state != 'online' AND ts BETWEEN ? AND ?",
+                          (name, plant_start, plant_end + 10 * speed)).fetchone()
+        )  # fmt: skip
     after = [mb for t, mb in report.rss if t >= warm]
     first, last = statistics.median(after[: max(1, len(after) // 4)]), statistics.median(after[-max(1, len(after) // 4) :])
     unanswered = set(report.sent) - answered
@@ -240,14 +250,16 @@ async def soak(folder: Path, hours: float, speed: float) -> tuple[Report, dict[s
         "threads": f"{threads_then}->{threads_now}",
         "rss_mb": f"{first:.1f}->{last:.1f}",
         "rss_growth_percent": round(100 * (last - first) / first, 2),
-        "outages_visible": f"{visible}/{len(report.outages)}",
+        "outages_on_mqtt": f"{visible}/{len(report.outages)}",
+        "outages_in_history": f"{in_history}/{len(report.outages)}",
         "control_answered": f"{len(report.sent) - len(unanswered)}/{len(report.sent)}",
         "lost_with_broker": len(lost),
         "rss_trace_mb": trace,
         "auto_state": runtime.operation.auto.machine.state,
     }
     ok = (not report.exceptions and tasks_now <= tasks_then and threads_now <= threads_then
-          and figures["rss_growth_percent"] < 5 and visible == len(report.outages) and unanswered == lost)  # fmt: skip
+          and figures["rss_growth_percent"] < 5 and visible == in_history == len(report.outages)
+          and unanswered == lost)  # fmt: skip
     figures["result"] = "PASS" if ok else "FAIL"
     return report, figures
 
