@@ -122,7 +122,7 @@ class EventsPanel(QWidget):
         split.setSizes([120, 300])
         # The core's alarm monitor (pms_core.alarms) is the one source of active alarms: device bits and the PMS's own.
         self._pms_alarms: dict[tuple[str, str], AlarmChanged] = {
-            key: active.event for key, active in getattr(getattr(runtime, "alarms", None), "active", {}).items()
+            key: active.event for key, active in runtime.alarms.active.items()
         }
         self._device_alarms: dict[str, list[tuple[str, str, str]]] = {}
         self._alarm_since: dict[tuple[str, str], float] = {}
@@ -147,10 +147,9 @@ class EventsPanel(QWidget):
         self._acknowledge(self._row_keys)
 
     def _acknowledge(self, keys: list[tuple[str, str] | None]) -> None:
-        monitor = getattr(self.runtime, "alarms", None)
         for key in keys:
-            if key is not None and monitor is not None:
-                monitor.acknowledge(key[0], key[1], "gui")
+            if key is not None:
+                self.runtime.alarms.acknowledge(key[0], key[1], "gui")
 
     def _acknowledged(self, _event: AlarmAcknowledged) -> None:
         self._redraw_alarms()  # bus handler on the loop's thread, which under qasync is the GUI thread
@@ -193,7 +192,7 @@ class EventsPanel(QWidget):
             del self._alarm_since[key]
         order = {"fault": 0, "warning": 1, "info": 2}
         rows.sort(key=lambda r: (order.get(r[1], 3), -r[0]))
-        active = getattr(getattr(self.runtime, "alarms", None), "active", {})
+        active = self.runtime.alarms.active
         self.alarms.setRowCount(len(rows))
         self._row_keys = []
         unacknowledged = 0
@@ -212,7 +211,7 @@ class EventsPanel(QWidget):
 
     async def load_recent(self) -> int:
         """At start: the latest audit entries (commands, mode and threshold changes) from the history, below."""
-        history = getattr(self.runtime, "history", None)
+        history = self.runtime.history
         if history is None or not history.ok:
             return 0
         reader = HistoryReader(history.path)

@@ -116,10 +116,10 @@ class ExportDialog(QDialog):
         self.timer.timeout.connect(lambda: self.bar.setValue(round(self.progress_value * 1000)))
         self._catalogue: dict[str, list[str]] = {}
         self.resize(520, 560)
-        history = getattr(runtime, "history", None)
+        history = runtime.history
         if history is None or not history.ok:
             self.start_button.setEnabled(False)
-            self.status.setText(tr("export.no_history", error=getattr(history, "error", None) or "—"))
+            self.status.setText(tr("export.no_history", error=(history.error if history else None) or "—"))
         else:
             self.tasks.spawn(self._load_catalogue(), "export catalogue")
 

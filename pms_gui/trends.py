@@ -170,7 +170,7 @@ class TrendPanel(QWidget):
 
     async def backfill(self) -> int:
         """Fill the ring from the history before the live samples; returns the rows added (0 without history)."""
-        history = getattr(self.runtime, "history", None)
+        history = self.runtime.history
         if history is None or not history.ok:
             return 0
         keys = []

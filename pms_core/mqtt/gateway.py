@@ -69,9 +69,7 @@ class MqttGateway:
         self.clock = clock
         self.base = config.base_topic
         self.broker = f"{config.broker}:{config.port}"
-        self.state: BrokerState = "disconnected"
-        self.error: str | None = None
-        self.last_change = BrokerStateChanged(self.state, self.broker, None, clock.now())  # for late subscribers
+        self.last_change = BrokerStateChanged("disconnected", self.broker, None, clock.now())  # also for late readers
         self.dropped = 0  # data messages dropped while the broker was away
         self.control = ControlHandler(
             config, operation, commands, alarms, pcs_rating, self.publish_operation_status, self._respond, clock
@@ -92,12 +90,23 @@ class MqttGateway:
         bus.subscribe(AlarmAcknowledged, lambda _: self._publish_alarm_list())
 
     @property
+    def state(self) -> BrokerState:
+        return self.last_change.state
+
+    @property
+    def error(self) -> str | None:
+        return self.last_change.error
+
+    @property
     def connected(self) -> bool:
         return self.state == "connected"
 
     # --- life -----------------------------------------------------------------------------
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        # What is in force at start, kept for the first connection (nothing may change before it).
+        self._on_operation(self.operation.status())
+        self._publish_alarm_list()
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.config.client_id)
         client.on_connect = self._thread_connected
         client.on_disconnect = self._thread_disconnected
@@ -191,9 +200,6 @@ class MqttGateway:
         if failed:
             self._set_state("disconnected", f"refused by the broker: {reason}")
             return
-        if self._status is None:  # nothing has changed since start: say what is in force
-            self._on_operation(self.operation.status())
-            self._publish_alarm_list()
         client = self._client
         # B/status too: a retained `online` of another client_id means two controllers on one plant.
         client.subscribe([(f"{self.base}/status", 1), (f"{self.base}/control/#", 1)])
@@ -214,7 +220,6 @@ class MqttGateway:
     def _set_state(self, state: BrokerState, error: str | None) -> None:
         if (state, error) == (self.state, self.error):
             return
-        self.state, self.error = state, error
         self.last_change = BrokerStateChanged(state, self.broker, error, self.clock.now())
         if state == "connected":
             log.info("MQTT: connected to %s", self.broker)
@@ -295,8 +300,8 @@ class MqttGateway:
         self.publish_operation_status()
 
     def publish_operation_status(self) -> None:
-        if self._status is None:
-            self._status = self.operation.status()
+        if self._status is None:  # before start(): nothing to say yet
+            return
         payload = messages.encode(messages.operation_mode(self._status, self._last_command, self.clock))
         for topic in self._status_topics("operation_mode"):
             self._publish(topic, payload, qos=1, retain=True)
