@@ -30,9 +30,6 @@ class Clock:
     def now(self) -> float:
         return self._wall0 + self.monotonic()
 
-    def to_real(self, plant_seconds: float) -> float:
-        return plant_seconds / self.speed
-
     async def sleep(self, plant_seconds: float) -> None:
         await asyncio.sleep(max(0.0, plant_seconds) / self.speed)
 

@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 Source = Literal["gui", "mqtt", "auto", "raw"]
 Status = Literal["written", "confirmed", "unconfirmed", "failed"]
-SOURCES = ("gui", "mqtt", "auto", "raw")
 CONFIRM_POLLS = 3
 TRUE_WORDS = {"true": True, "on": True, "1": True, "false": False, "off": False, "0": False}
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 COMMAND = 0x55
-PCS_MODE_FIELD = {"stop": 0, "charge": 1, "discharge": 2, "standby": 3}
 
 
 @dataclass
