@@ -16,7 +16,7 @@ import threading
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from pms_core.clock import Clock
@@ -142,7 +142,14 @@ counter = iter(range(10**9))
 site_stats = {"messages": 0}
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# No shrinking: each message of a failing example costs up to 5 s of waiting, so shrinking one would run far past
+# the suite's time; the failing example is reported as drawn instead.
+@settings(
+    max_examples=300,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(st.lists(st.tuples(topic, payload), min_size=5, max_size=25))
 def test_random_control_messages_are_answered_or_ignored_and_nothing_is_written(site, messages):
     plant, rec = site
