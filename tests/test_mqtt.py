@@ -187,6 +187,13 @@ async def test_location_scoped_topics_and_other_locations(tmp_path, broker):
         assert rec.payloads(f"{B}/status/대실마을/operation_mode")[-1]["mode"] == "basic"
         assert rec.payloads(f"{B}/status/대실마을/threshold_config")
 
+        # A request repeated in the other form is answered where the copy arrived, and executed once.
+        once = {"device_name": plant.name("BMS"), "command": "reset_errors", "request_id": "both forms"}
+        first = await ask(rec, f"{B}/control/basic_mode", once)
+        again = await ask(rec, f"{B}/control/대실마을/basic_mode", once, scoped)
+        assert first["success"] and again == first
+        assert writes(plant) == [("BMS", 201, 0x50)]
+
         rec.publish(f"{B}/control/송정마을/operation_mode", {"mode": "auto"})  # another location's
         answer = await ask(rec, f"{B}/control/대실마을/operation_mode", {"mode": "auto"}, scoped)  # ours, after it
         assert answer["success"] and answer["message"] == "switched to auto mode"

@@ -79,7 +79,7 @@ class ControlHandler:
         self.respond = respond
         self.clock = clock
         self.base = config.base_topic
-        self._answers: OrderedDict[str, asyncio.Future[tuple[str, dict[str, Any]]]] = OrderedDict()
+        self._answers: OrderedDict[str, asyncio.Future[dict[str, Any]]] = OrderedDict()
 
     # --- routing --------------------------------------------------------------------------
     def route(self, topic: str) -> Route | None:
@@ -124,10 +124,10 @@ class ControlHandler:
         key = None if request_id is None else f"{route.kind}:{route.command}:{request_id}"
         if key is not None and key in self._answers:
             log.info("repeated request_id %r on %s: answering again, not executing twice", request_id, topic)
-            response_topic, response = await asyncio.shield(self._answers[key])
-            self.respond(response_topic, response)
+            # Answered where this copy arrived: a sender that repeats a flat request location-scoped listens there.
+            self.respond(route.response_topic, await asyncio.shield(self._answers[key]))
             return
-        answered: asyncio.Future[tuple[str, dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        answered: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         if key is not None:
             self._remember(key, answered)
         try:
@@ -206,7 +206,7 @@ class ControlHandler:
             raise BadMessage(f"stale command: sent {age:.0f} s ago, the limit is {self.config.command_max_age_s:g} s")
 
     # --- answering ------------------------------------------------------------------------
-    def _answer(self, route: Route, request_id: str | int | None, answer: Answer) -> tuple[str, dict[str, Any]]:
+    def _answer(self, route: Route, request_id: str | int | None, answer: Answer) -> dict[str, Any]:
         now = self.clock.iso()
         if route.kind == "raw":
             response = {"request_id": request_id, "success": answer.success, "message": answer.message,
@@ -217,9 +217,9 @@ class ControlHandler:
         response.update(answer.extra or {})
         (log.info if answer.success else log.warning)("MQTT %s: %s", route.command, answer.message)
         self.respond(route.response_topic, response)
-        return route.response_topic, response
+        return response
 
-    def _remember(self, key: str, answered: asyncio.Future[tuple[str, dict[str, Any]]]) -> None:
+    def _remember(self, key: str, answered: asyncio.Future[dict[str, Any]]) -> None:
         self._answers[key] = answered
         while len(self._answers) > REMEMBERED_REQUESTS:
             self._answers.popitem(last=False)
