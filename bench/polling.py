@@ -139,7 +139,10 @@ def with_simulator(count: int, interval: float, work) -> dict[str, float]:
         config = write_config(Path(tmp), count, interval)
         sim = subprocess.Popen(
             [sys.executable, "-m", "pms_core.simulator", "--config", str(config)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ),
         )
         try:
             time.sleep(1.5 + count * 0.01)  # let the servers bind

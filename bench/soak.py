@@ -189,9 +189,9 @@ async def soak(folder: Path, hours: float, speed: float) -> tuple[Report, dict[s
         while True:
             await asyncio.sleep(1)
             if op.auto.machine.state == "FAULT":
-                op.stop_auto()
+                op.stop_auto(source="gui")
             if op.mode == "auto" and not op.auto.machine.running:
-                op.start_auto()
+                op.start_auto(source="gui")
 
     async def sample_memory() -> None:
         while True:
@@ -202,7 +202,7 @@ async def soak(folder: Path, hours: float, speed: float) -> tuple[Report, dict[s
             sample_memory()]  # fmt: skip
     try:
         await until_real(time.monotonic() + 5)  # let everything come up
-        assert runtime.operation.set_mode("auto").ok
+        assert runtime.operation.set_mode("auto", source="gui").ok
         tasks = [asyncio.create_task(j, name=f"soak {i}") for i, j in enumerate(jobs)]
         # Warm-up: the first quarter (SQLite's page caches and the WAL fill up to their bounds).
         warm = time.monotonic() + 0.25 * (real_end - time.monotonic())

@@ -451,16 +451,16 @@ class History:
         before, self._last_status = self._last_status, status
         rows: list[tuple[Any, ...]] = []
         if before is None or status.mode != before.mode:
-            rows.append((status.timestamp, "mode", None, "PMS", "operation_mode", json.dumps({"mode": status.mode}),
-                         status.mode, None))  # fmt: skip
+            rows.append((status.timestamp, "mode", status.changed_by, "PMS", "operation_mode",
+                         json.dumps({"mode": status.mode}), status.mode, None))  # fmt: skip
         if before is None or status.auto.state != before.auto.state:
-            rows.append((status.timestamp, "auto_state", "auto", "PMS", "auto_state",
+            rows.append((status.timestamp, "auto_state", status.changed_by, "PMS", "auto_state",
                          json.dumps({"state": status.auto.state, "step": status.auto.step}), status.auto.state,
                          status.auto.reason))  # fmt: skip
         for key, value in status.thresholds.items():
             old = None if before is None else before.thresholds.get(key)
             if before is not None and old != value:
-                rows.append((status.timestamp, "threshold", status.sources.get(key), "PMS", key,
+                rows.append((status.timestamp, "threshold", status.changed_by, "PMS", key,
                              json.dumps({"old": old, "new": value}), str(value), None))  # fmt: skip
         db.executemany(
             "INSERT INTO audit(ts, kind, source, device, command, params, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -58,7 +58,7 @@ class AutoPanel(QWidget):
             button.setCheckable(True)
             self.binder.bind(button.setText, f"auto.{mode}")
             self.mode_group.addButton(button)
-            button.clicked.connect(lambda _=False, m=mode: self._answer(self.runtime.operation.set_mode(m)))
+            button.clicked.connect(lambda _=False, m=mode: self._answer(self.runtime.operation.set_mode(m, source="gui")))
             row.addWidget(button)
             self.mode_buttons[mode] = button
         row.addStretch(1)
@@ -67,11 +67,11 @@ class AutoPanel(QWidget):
         self.start_button = QPushButton()
         self.start_button.setObjectName("auto:start")
         self.binder.bind(self.start_button.setText, "auto.start")
-        self.start_button.clicked.connect(lambda: self._answer(self.runtime.operation.start_auto()))
+        self.start_button.clicked.connect(lambda: self._answer(self.runtime.operation.start_auto(source="gui")))
         self.stop_button = QPushButton()
         self.stop_button.setObjectName("auto:stop")
         self.binder.bind(self.stop_button.setText, "auto.stop")
-        self.stop_button.clicked.connect(lambda: self._answer(self.runtime.operation.stop_auto()))
+        self.stop_button.clicked.connect(lambda: self._answer(self.runtime.operation.stop_auto(source="gui")))
         row.addWidget(self.start_button)
         row.addWidget(self.stop_button)
         row.addStretch(1)
@@ -278,7 +278,7 @@ class AutoPanel(QWidget):
         changes = {key: round(self.spins[key].value(), 3) for key in sorted(self._dirty)}
         if not changes:
             return
-        outcome = self.runtime.operation.update_settings(changes, self.runtime.pcs_rating_kw())
+        outcome = self.runtime.operation.update_settings(changes, self.runtime.pcs_rating_kw(), source="gui")
         if outcome.ok:
             self._dirty.clear()
         self._answer(outcome, self.settings_answer)

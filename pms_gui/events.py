@@ -232,19 +232,18 @@ class EventsPanel(QWidget):
         later: dict[tuple, float] = {}  # (id, device, command) -> time of its newest stage (ids restart with the PMS)
         for ts, kind, source, device, command, params, status, reason, command_id in entries:
             key = (command_id, device, command)
+            src = f"src.{source}" if source in ("gui", "mqtt", "auto", "raw") else "src.pms"  # older rows have none
             if kind == "command" and not (key in later and later[key] - ts < 300):  # newest first: latest stage only
                 later[key] = ts
                 args = ", ".join(f"{k}={v}" for k, v in json.loads(params or "{}").items())
                 text = f"{command}({args})"
                 result = tr(f"result.{status}") + (f" — {reason}" if reason else "")
                 colour = RESULT_COLOURS.get(status)
-                src = f"src.{source}" if source in ("gui", "mqtt", "auto", "raw") else "src.pms"
                 self._log(ts, "kind.command", src, device or "", text, result, colour, at_end=True)
             elif kind == "mode":
-                self._log(ts, "kind.mode", "src.pms", "PMS", tr("ev.mode_changed", mode=tr(f"mode.{status}")),
-                          at_end=True)  # fmt: skip
+                self._log(ts, "kind.mode", src, "PMS", tr("ev.mode_changed", mode=tr(f"mode.{status}")), at_end=True)
             elif kind == "threshold":
-                self._log(ts, "kind.mode", "src.pms", "PMS", f"{command} = {status}", at_end=True)
+                self._log(ts, "kind.mode", src, "PMS", f"{command} = {status}", at_end=True)
         return len(entries)
 
     # --- the event log ---------------------------------------------------------------------------
@@ -266,16 +265,15 @@ class EventsPanel(QWidget):
     def operation_changed(self, status: OperationStatus) -> None:
         if status.mode != self._mode:
             if self._mode is not None:
-                self._log(
-                    status.timestamp, "kind.mode", "src.pms", "PMS", tr("ev.mode_changed", mode=tr(f"mode.{status.mode}"))
-                )
+                text = tr("ev.mode_changed", mode=tr(f"mode.{status.mode}"))
+                self._log(status.timestamp, "kind.mode", f"src.{status.changed_by}", "PMS", text)
             self._mode = status.mode
         if status.auto.state != self._state:
             if self._state is not None:
                 text = tr("ev.auto_state", state=tr(f"state.{status.auto.state}"))
                 if status.auto.reason:
                     text += f" — {status.auto.reason}"
-                self._log(status.timestamp, "kind.mode", "src.auto", "PMS", text)
+                self._log(status.timestamp, "kind.mode", f"src.{status.changed_by}", "PMS", text)
             self._state = status.auto.state
 
     def link_changed(self, event: LinkStateChanged) -> None:

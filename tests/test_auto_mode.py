@@ -53,7 +53,7 @@ async def test_a_full_day_runs_start_soc_high_cycles_and_the_charge_cycle(tmp_pa
     async with plant:
         await plant.all_online()
         op = plant.runtime.operation
-        assert op.set_mode("auto").ok and op.start_auto().ok
+        assert op.set_mode("auto", source="gui").ok and op.start_auto(source="gui").ok
         await wait_for(lambda: [(t, a) for _, t, a, _ in device_writes(plant)][-6:] == CHARGE_CYCLE, 90, "charge cycle done")
         await wait_for(lambda: plant.runtime.auto.machine.state == "NORMAL", 10, "normal operation")
         writes = device_writes(plant)
@@ -89,7 +89,7 @@ async def test_stale_bms_during_low_soc_holds_every_pcs_write_until_it_returns(t
         plant.runtime.bus.subscribe(AlarmChanged, alarms.append)
         await plant.all_online()
         op, auto, sim = plant.runtime.operation, plant.runtime.auto, plant.sim
-        assert op.set_mode("auto").ok and op.start_auto().ok
+        assert op.set_mode("auto", source="gui").ok and op.start_auto(source="gui").ok
         await wait_for(lambda: auto.machine.state == "NORMAL", 10, "normal after the start sequence")
         sim.set_soc(4)
         await wait_for(lambda: [a for _, t, a, _ in sim.plant.writes if t == "PCS"][-1:] == [20], 10, "charge cycle begun")
@@ -112,7 +112,7 @@ async def test_a_device_that_refuses_writes_gets_one_retry_then_fault(tmp_path):
         await plant.all_online()
         plant.sim.devices[plant.name("PCS")].reject_writes = "injected refusal"
         op, auto = plant.runtime.operation, plant.runtime.auto
-        assert op.set_mode("auto").ok and op.start_auto().ok
+        assert op.set_mode("auto", source="gui").ok and op.start_auto(source="gui").ok
         await wait_for(lambda: auto.machine.state == "FAULT", 10, "FAULT")
         assert "PCS run / standby (21) failed twice" in auto.machine.reason and "0x04" in auto.machine.reason
         assert op.status().auto.reason == auto.machine.reason
@@ -128,26 +128,28 @@ async def test_start_is_refused_against_a_faulted_pcs_and_basic_mode_can_reset_i
         plant.sim.set_bits(plant.name("PCS"), "trip_1", 1)  # as at the sites: STATE1 bit 14 with TRIP1 = 1
         await wait_for(lambda: plant.device("PCS").snapshot.derived["total_fault"], 3, "PCS fault seen")
         op = plant.runtime.operation
-        assert op.set_mode("auto").ok
-        outcome = op.start_auto()
+        assert op.set_mode("auto", source="gui").ok
+        outcome = op.start_auto(source="gui")
         assert not outcome.ok and "PCS total fault" in outcome.message and "reset it in basic mode" in outcome.message
-        assert op.set_mode("basic").ok
+        assert op.set_mode("basic", source="gui").ok
         await plant.runtime.commands.execute(plant.name("PCS"), "reset_faults", source="gui")
         await wait_for(lambda: not plant.device("PCS").snapshot.derived["total_fault"], 3, "fault reset")
-        assert op.set_mode("auto").ok and op.start_auto().ok
+        assert op.set_mode("auto", source="gui").ok and op.start_auto(source="gui").ok
 
 
 async def test_modes_thresholds_and_their_persistence(tmp_path, data_folder):
     loaded = load_config(write_config(tmp_path, auto_mode={"enabled": True}))
     runtime = Runtime(loaded)
     op = runtime.operation
-    assert op.mode == "basic" and op.set_mode("turbo").message.startswith("unknown mode")
-    assert not op.start_auto().ok  # only in auto mode
-    bad = op.update_settings({"soc_low_threshold": 30, "soc_charge_stop_threshold": 20}, pcs_rating_kw=30)
+    assert op.mode == "basic" and op.set_mode("turbo", source="gui").message.startswith("unknown mode")
+    assert not op.start_auto(source="gui").ok  # only in auto mode
+    bad = op.update_settings({"soc_low_threshold": 30, "soc_charge_stop_threshold": 20}, pcs_rating_kw=30, source="gui")
     assert not bad.ok and "thresholds must satisfy" in bad.message
-    assert not op.update_settings({"charging_power": 40}, pcs_rating_kw=30).ok
-    assert not op.update_settings({"colour": 1}, pcs_rating_kw=30).ok
-    good = op.update_settings({"soc_upper_limit": 90, "soc_lower_limit": 10, "command_interval": 3}, pcs_rating_kw=30)
+    assert not op.update_settings({"charging_power": 40}, pcs_rating_kw=30, source="gui").ok
+    assert not op.update_settings({"colour": 1}, pcs_rating_kw=30, source="gui").ok
+    good = op.update_settings(
+        {"soc_upper_limit": 90, "soc_lower_limit": 10, "command_interval": 3}, pcs_rating_kw=30, source="gui"
+    )
     assert good.ok
     assert runtime.settings.current.soc_high_threshold == 90 and runtime.settings.sources["soc_high_threshold"] == "saved"
     assert (data_folder / "pms_state.json").exists()
@@ -158,7 +160,7 @@ async def test_modes_thresholds_and_their_persistence(tmp_path, data_folder):
     assert again.operation.mode == "basic"  # comes up in basic mode
 
     off = load_config(write_config(tmp_path, auto_mode={"enabled": False}))
-    outcome = Runtime(off).operation.set_mode("auto")
+    outcome = Runtime(off).operation.set_mode("auto", source="gui")
     assert not outcome.ok and "not allowed at this site" in outcome.message
 
 
@@ -166,7 +168,9 @@ async def test_resume_on_start_restores_auto_and_runs_the_start_sequence(tmp_pat
     plant = auto_plant(tmp_path, 20, 1, resume_on_start=True, command_interval=5)
     async with plant:
         await plant.all_online()
-        assert plant.runtime.operation.set_mode("auto").ok and plant.runtime.operation.start_auto().ok
+        assert (
+            plant.runtime.operation.set_mode("auto", source="gui").ok and plant.runtime.operation.start_auto(source="gui").ok
+        )
         await wait_for(lambda: plant.runtime.auto.machine.state == "NORMAL", 10, "running")
     loaded = plant.runtime.loaded
     again = Plant(loaded, Clock(20, start=at(10)))

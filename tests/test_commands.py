@@ -77,12 +77,12 @@ async def test_raw_writes_only_to_writable_mapped_addresses(plant):
 
 async def test_basic_commands_are_refused_while_auto_runs_then_work_in_basic(plant):
     op, cmd, pcs = plant.runtime.operation, plant.runtime.commands, plant.name("PCS")
-    assert op.set_mode("auto").ok
+    assert op.set_mode("auto", source="gui").ok
     result = await cmd.execute(pcs, "operation_mode", {"mode": "stop"}, source="gui")
     assert result.status == "failed" and "switch to basic mode" in result.reason
     assert (await cmd.write_raw(pcs, 2, 10)).status == "failed"
     assert writes(plant) == []
-    assert op.set_mode("manual").ok and op.mode == "basic"  # "manual" is "basic"
+    assert op.set_mode("manual", source="gui").ok and op.mode == "basic"  # "manual" is "basic"
     result = await cmd.execute(pcs, "operation_mode", {"mode": "stop"}, source="gui")
     assert (await cmd.confirmation(result)).status == "confirmed"
 

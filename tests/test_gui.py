@@ -149,7 +149,7 @@ def test_buttons_are_disabled_while_the_automatic_mode_is_on(tmp_path, run_qt):
             window = await open_window(plant)
             buttons = [w for g in window.controls.groups.values() for w in g.inputs]
             assert buttons and all(b.isEnabled() for b in buttons)
-            assert plant.runtime.operation.set_mode("auto").ok  # as a remote command would
+            assert plant.runtime.operation.set_mode("auto", source="mqtt").ok  # as a remote command would
             await wait_for(lambda: not any(b.isEnabled() for b in buttons), 2, "controls disabled")
             assert all(b.toolTip() == i18n.tr("ctl.disabled_auto") for b in buttons)
             assert window.auto.mode_buttons["auto"].isChecked()
@@ -182,7 +182,7 @@ def test_an_automatic_start_from_outside_shows_in_the_auto_panel_step_by_step(tm
                 return plant.runtime.auto.machine.state == "NORMAL" and len(plant.sim.plant.writes) >= 4
 
             op = plant.runtime.operation
-            assert op.set_mode("auto").ok and op.start_auto().ok
+            assert op.set_mode("auto", source="gui").ok and op.start_auto(source="gui").ok
             await wait_for(watch, 20, "the start sequence done")
             assert seen == [0, 1, 2, 3]
             assert states == {i18n.tr("auto.state", state=i18n.tr("state.STARTING"))}
@@ -191,7 +191,7 @@ def test_an_automatic_start_from_outside_shows_in_the_auto_panel_step_by_step(tm
             log = [r[4] for r in window.events.rows()]
             assert any(i18n.tr("state.STARTING") in text for text in log)
             assert [r[2] for r in window.events.rows() if r[1] == i18n.tr("kind.command")][:1] == [i18n.tr("src.auto")]
-            op.set_mode("basic")
+            op.set_mode("basic", source="gui")
             await close_window(window)
 
     run_qt(scenario)
@@ -203,11 +203,11 @@ def test_a_countdown_shows_while_a_step_waits(tmp_path, run_qt):
             await plant.all_online()
             window = await open_window(plant)
             op = plant.runtime.operation
-            assert op.set_mode("auto").ok and op.start_auto().ok
+            assert op.set_mode("auto", source="gui").ok and op.start_auto(source="gui").ok
             await wait_for(lambda: plant.runtime.auto.machine.waiting == "gap", 10, "waiting for the next step")
             await wait_for(lambda: "초" in window.auto.countdown.text(), 3, "countdown")
             assert window.auto.chips[1].property("phase") == "active"
-            op.set_mode("basic")
+            op.set_mode("basic", source="gui")
             await close_window(window)
 
     run_qt(scenario)
@@ -318,7 +318,7 @@ def test_closing_while_auto_runs_asks_first(tmp_path, run_qt):
             closed = []
             window.closed.connect(lambda: closed.append(True))
             op = plant.runtime.operation
-            assert op.set_mode("auto").ok and op.start_auto().ok
+            assert op.set_mode("auto", source="gui").ok and op.start_auto(source="gui").ok
             assert not window.close()
             assert window.close_dialog is not None and window.close_dialog.isVisible()
             window.close_dialog.button(QMessageBox.No).click()
@@ -326,7 +326,7 @@ def test_closing_while_auto_runs_asks_first(tmp_path, run_qt):
             window.close()
             window.close_dialog.button(QMessageBox.Yes).click()
             assert closed and not window.isVisible()
-            op.set_mode("basic")
+            op.set_mode("basic", source="gui")
             await close_window(window)
 
     run_qt(scenario)

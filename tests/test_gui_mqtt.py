@@ -36,6 +36,9 @@ def test_an_automatic_start_sent_over_mqtt_shows_in_the_auto_panel_step_by_step(
             assert seen == [0, 1, 2, 3]
             sources = {r[2] for r in window.events.rows() if r[1] == i18n.tr("kind.command")}
             assert sources == {i18n.tr("src.auto")}
+            asked = [r[4] for r in window.events.rows() if r[1] == i18n.tr("kind.mode") and r[2] == i18n.tr("src.mqtt")]
+            assert i18n.tr("ev.mode_changed", mode=i18n.tr("mode.auto")) in asked  # who asked shows, not just "PMS"
+            assert i18n.tr("ev.auto_state", state=i18n.tr("state.STARTING")) in asked
             assert (await ask(rec, f"{B}/control/operation_mode", {"mode": "basic"}))["success"]
             await wait_for(window.auto.mode_buttons["basic"].isChecked, 3, "basic mode shown")
             rec.close()

@@ -168,8 +168,8 @@ async def test_audit_log_holds_every_command_stage_mode_and_threshold_change(pla
     assert result.status == "written"
     refused = await rt.commands.execute(pcs, "operation_mode", {"mode": "fly"}, source="mqtt", request_id="r-8")
     assert refused.status == "failed"
-    assert rt.operation.update_settings({"soc_high_threshold": 90}, rt.pcs_rating_kw()).ok
-    assert rt.operation.set_mode("auto").ok
+    assert rt.operation.update_settings({"soc_high_threshold": 90}, rt.pcs_rating_kw(), source="mqtt").ok
+    assert rt.operation.set_mode("auto", source="gui").ok
     await wait_for(lambda: any(r.status == "confirmed" for r in results), 15, "the charge confirmed")
     await rt.history.flush()
     rows = audit(rt.history.path)
@@ -180,10 +180,10 @@ async def test_audit_log_holds_every_command_stage_mode_and_threshold_change(pla
     [bad] = [r for r in rows if r["request_id"] == "r-8"]
     assert bad["status"] == "failed" and bad["source"] == "mqtt" and bad["reason"]
     [threshold] = [r for r in rows if r["kind"] == "threshold"]
-    assert threshold["command"] == "soc_high_threshold" and threshold["status"] == "90.0" and threshold["source"] == "saved"
+    assert threshold["command"] == "soc_high_threshold" and threshold["status"] == "90.0" and threshold["source"] == "mqtt"
     assert '"old": 88' in threshold["params"]
-    [mode] = [r for r in rows if r["kind"] == "mode"]
-    assert mode["status"] == "auto"
+    modes = [(r["status"], r["source"]) for r in rows if r["kind"] == "mode"]
+    assert modes == [("auto", "gui")]  # with who asked for it
 
 
 # --- queries -------------------------------------------------------------------------------------------

@@ -112,8 +112,7 @@ async def test_basic_mode_commands_in_both_parameter_styles(site):
 
     def confirmed(request_id):
         return any(
-            (s.get("last_command") or {}).get("request_id") == request_id
-            and s["last_command"]["status"] == "confirmed"
+            (s.get("last_command") or {}).get("request_id") == request_id and s["last_command"]["status"] == "confirmed"
             for s in rec.payloads(f"{B}/status/operation_mode")
         )
 

@@ -50,7 +50,7 @@ def site(tmp_path_factory):
             held["plant"] = plant
             await plant.all_online()
             await wait_for(lambda: plant.runtime.mqtt.connected, 10, "connected")
-            assert plant.runtime.operation.set_mode("auto").ok
+            assert plant.runtime.operation.set_mode("auto", source="gui").ok
             await plant.sim.server(plant.name("BMS")).stop()  # the automatic mode cannot start either
             await wait_for(lambda: plant.device("BMS").state == "offline", 10, "BMS offline")
             held["loop"] = asyncio.get_running_loop()
@@ -85,9 +85,7 @@ def answered_on(topic: str) -> str | None:
 
 # Topic levels as a broker accepts them: no wildcards, no control characters, no noncharacters such as U+1FFFF
 # (Mosquitto drops a client that publishes those, so they never reach the PMS).
-segment = st.text(
-    st.characters(blacklist_characters="/#+", blacklist_categories=["Cc", "Cs", "Cn"]), min_size=1, max_size=8
-)
+segment = st.text(st.characters(blacklist_characters="/#+", blacklist_categories=["Cc", "Cs", "Cn"]), min_size=1, max_size=8)
 suffix = st.one_of(
     st.sampled_from(SYSTEM),
     st.sampled_from(DEVICES).map(lambda d: f"{d}/command"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from pms_core.automation.auto_mode import AutoMode, AutoStatus
@@ -35,6 +37,7 @@ class OperationStatus:
     thresholds: dict[str, float]
     sources: dict[str, str] = field(default_factory=dict)  # where each threshold came from
     timestamp: float = 0.0
+    changed_by: Source = "auto"  # who asked for this change; "auto" is the PMS itself (its machine, resume on start)
 
 
 class OperationManager:
@@ -53,6 +56,7 @@ class OperationManager:
         self.bus = bus
         self.clock = clock
         self.mode = "basic"
+        self._by: Source = "auto"
         service.gate = self.gate
         auto.on_change = lambda _status: self._changed()
 
@@ -69,7 +73,11 @@ class OperationManager:
             )
         return None
 
-    def set_mode(self, requested: str) -> Outcome:
+    def set_mode(self, requested: str, *, source: Source) -> Outcome:
+        with self._on_behalf_of(source):
+            return self._set_mode(requested)
+
+    def _set_mode(self, requested: str) -> Outcome:
         mode = MODE_ALIASES.get(str(requested).lower()) if isinstance(requested, str) else None
         if mode is None:
             return Outcome(False, f"unknown mode {requested!r}: use 'basic' (or 'manual') or 'auto'")
@@ -80,49 +88,63 @@ class OperationManager:
         if mode == "basic":
             self.auto.stop()
         self.mode = mode
-        log.info("operation mode: %s", mode)
+        log.info("operation mode: %s (asked by %s)", mode, self._by)
         self._changed()
         return Outcome(True, f"switched to {mode} mode")
 
-    def start_auto(self) -> Outcome:
+    def start_auto(self, *, source: Source) -> Outcome:
         if self.mode != "auto":
             return Outcome(False, "the automatic mode can only be started in auto mode: switch the mode to auto first")
-        refusal = self.auto.start()
+        with self._on_behalf_of(source):
+            refusal = self.auto.start()
         return Outcome(False, refusal) if refusal else Outcome(True, "automatic mode started")
 
-    def stop_auto(self) -> Outcome:
+    def stop_auto(self, *, source: Source) -> Outcome:
         if not self.auto.machine.running and self.auto.machine.state != "FAULT":
             return Outcome(True, "the automatic mode was not running")
-        self.auto.stop()
+        with self._on_behalf_of(source):
+            self.auto.stop()
         return Outcome(True, "automatic mode stopped: nothing more is written, devices keep their last command")
 
-    def update_settings(self, changes: dict, pcs_rating_kw: float | None) -> Outcome:
+    def update_settings(self, changes: dict, pcs_rating_kw: float | None, *, source: Source) -> Outcome:
         try:
             applied = self.settings.update(changes, pcs_rating_kw)
         except SettingsError as exc:
             return Outcome(False, str(exc))
-        log.info("automatic mode settings changed: %s", changes)
-        self.auto.settings_changed()
-        self._changed()
+        log.info("automatic mode settings changed by %s: %s", source, changes)
+        with self._on_behalf_of(source):
+            self.auto.settings_changed()
+            self._changed()
         return Outcome(True, f"applied: {applied.as_dict()}")
 
     def status(self) -> OperationStatus:
         s = self.settings
-        return OperationStatus(self.mode, self.auto.status(), s.current.as_dict(), dict(s.sources), self.clock.now())
+        return OperationStatus(
+            self.mode, self.auto.status(), s.current.as_dict(), dict(s.sources), self.clock.now(), self._by
+        )
 
     async def resume(self) -> None:
         """After a restart: basic mode, unless resume_on_start restores auto (and re-runs the start sequence)."""
         saved = self.settings.saved_mode
         if not (self.config.resume_on_start and saved.get("mode") == "auto"):
             return
-        outcome = self.set_mode("auto")
+        outcome = self.set_mode("auto", source="auto")
         if not outcome.ok or not saved.get("auto_running"):
             log.info("resume on start: %s", outcome.message)
             return
         deadline = self.clock.monotonic() + RESUME_WAIT
         while not self.auto.observation().bms_fresh and self.clock.monotonic() < deadline:
             await self.clock.sleep(0.5)
-        log.info("resume on start: %s", self.start_auto().message)
+        log.info("resume on start: %s", self.start_auto(source="auto").message)
+
+    @contextmanager
+    def _on_behalf_of(self, source: Source) -> Iterator[None]:
+        """The status changes published meanwhile name `source` as the one who asked (the audit log's "who")."""
+        self._by = source
+        try:
+            yield
+        finally:
+            self._by = "auto"
 
     def _changed(self) -> None:
         status = self.status()

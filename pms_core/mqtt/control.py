@@ -151,11 +151,11 @@ class ControlHandler:
     async def _system(self, command: str, message: dict[str, Any], request_id: str | int | None) -> Answer:
         op = self.operation
         if command == "operation_mode":
-            return _outcome(op.set_mode(_text(message, "mode")))
+            return _outcome(op.set_mode(_text(message, "mode"), source="mqtt"))
         if command == "auto_mode/start":
-            return _outcome(op.start_auto())
+            return _outcome(op.start_auto(source="mqtt"))
         if command == "auto_mode/stop":
-            return _outcome(op.stop_auto())
+            return _outcome(op.stop_auto(source="mqtt"))
         if command == "auto_mode/status":
             self.publish_status()
             return Answer(True, "status published")
@@ -165,7 +165,7 @@ class ControlHandler:
             changes = {k: v for k, v in message.items() if k not in META_KEYS}
             if not changes:
                 raise BadMessage("no thresholds given")
-            return _outcome(op.update_settings(changes, self.pcs_rating()))
+            return _outcome(op.update_settings(changes, self.pcs_rating(), source="mqtt"))
         # alarm_ack
         refusal = self.alarms.acknowledge(_text(message, "device_name"), _text(message, "alarm"), "mqtt")
         return Answer(refusal is None, refusal or "alarm acknowledged")
@@ -178,9 +178,7 @@ class ControlHandler:
         # Sites send parameters at the top level too; `params` wins where both name one.
         top = {k: v for k, v in message.items() if k not in META_KEYS | {"device_name", "command", "params"}}
         return _result(
-            await self.commands.execute(
-                device, command, {**top, **params}, source="mqtt", request_id=_id_text(request_id)
-            )
+            await self.commands.execute(device, command, {**top, **params}, source="mqtt", request_id=_id_text(request_id))
         )
 
     async def _raw_write(self, device: str, message: dict[str, Any], request_id: str | int | None) -> Answer:
