@@ -129,6 +129,7 @@ class EventsPanel(QWidget):
         self._command_rows: dict[int, QTableWidgetItem] = {}  # command id -> its result cell
         self._mode: str | None = None
         self._state: str | None = None
+        self._thresholds: dict[str, float] | None = None
         self._row_keys: list[tuple[str, str] | None] = []  # per alarm row: (device, alarm) to acknowledge
         self._unsubscribe = [runtime.bus.subscribe(AlarmAcknowledged, self._acknowledged)] if hasattr(runtime, "bus") else []
         self._redraw_alarms()
@@ -275,6 +276,11 @@ class EventsPanel(QWidget):
                     text += f" — {status.auto.reason}"
                 self._log(status.timestamp, "kind.mode", f"src.{status.changed_by}", "PMS", text)
             self._state = status.auto.state
+        if self._thresholds is not None:
+            for key, value in status.thresholds.items():
+                if self._thresholds.get(key) != value:  # as the audit log has it, which fills this log at start
+                    self._log(status.timestamp, "kind.mode", f"src.{status.changed_by}", "PMS", f"{key} = {value}")
+        self._thresholds = status.thresholds
 
     def link_changed(self, event: LinkStateChanged) -> None:
         error = f" — {event.error}" if event.error else ""
