@@ -89,7 +89,7 @@ async def soak(folder: Path, hours: float, speed: float) -> tuple[Report, dict[s
         "auto_mode": {"command_interval": 60, "dcdc_standby_time": 600},
         "history": {"path": str(folder / "data" / "history.db")},
     }), encoding="utf-8")  # fmt: skip
-    loaded = load_config(config)
+    loaded = load_config(config, plant_speed=speed)
     clock = Clock(speed, start=midnight())
     sim = Simulator(loaded, clock)
     runtime = Runtime(loaded, clock)

@@ -13,6 +13,8 @@ from pms_core.paths import bundled_config_dir, default_config
 from pms_core.registers import DeviceMap, MapError, load_map
 
 DEFAULT_CONFIG = default_config()  # beside the executable when frozen and present, else the shipped one
+PCS_WATCHDOG_S = 30.0  # the PCS trips by itself after this long without a request (DECISIONS: safety)
+PCS_POLL_MAX_S = PCS_WATCHDOG_S / 3  # two lost polls in a row still leave time before it trips
 
 
 class ConfigError(Exception):
@@ -154,8 +156,12 @@ def map_path(device: DeviceConfig, config_path: Path) -> Path:
     return beside if beside.exists() else bundled_config_dir() / filename
 
 
-def load_config(path: Path) -> LoadedConfig:
-    """Read, validate and resolve a config; ConfigError lists every mistake."""
+def load_config(path: Path, plant_speed: float = 1.0) -> LoadedConfig:
+    """Read, validate and resolve a config; ConfigError lists every mistake.
+
+    `plant_speed` is plant seconds per real second: 1 except in an accelerated simulation, whose intervals are
+    plant seconds while the PCS's watchdog, a real device's, counts real ones.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -181,6 +187,11 @@ def load_config(path: Path) -> LoadedConfig:
         if dev.name in seen:
             lines.append(f"{path}: devices[{i}].name: duplicate device name {dev.name!r}")
         seen.add(dev.name)
+        if dev.type == "PCS" and dev.poll_interval / plant_speed > PCS_POLL_MAX_S:
+            lines.append(
+                f"{path}: devices[{i}].poll_interval: {dev.poll_interval:g} s is too long for a PCS, which trips after"
+                f" {PCS_WATCHDOG_S:g} s without a request: poll it at least every {PCS_POLL_MAX_S:g} s"
+            )
         mpath = map_path(dev, path)
         try:
             dmap = loaded.get(mpath) or load_map(mpath)

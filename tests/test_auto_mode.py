@@ -30,7 +30,7 @@ def auto_plant(tmp_path, speed: float, poll: float, hour: float = 9, params: Pla
         {"name": f"대실마을_{t}", "type": t, "port": p, "poll_interval": poll, "stale_after": stale}
         for t, p in zip(("BMS", "PCS", "DCDC"), ports(), strict=True)
     ]
-    loaded = load_config(write_config(tmp_path, devices=devices, auto_mode=auto))
+    loaded = load_config(write_config(tmp_path, devices=devices, auto_mode=auto), plant_speed=speed)
     return Plant(loaded, Clock(speed, start=at(hour)), params or PlantParams())
 
 

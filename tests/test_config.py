@@ -31,6 +31,10 @@ GOOD_DEVICE = '{name: "한자연_BMS", type: "BMS", port: 15020}'
         ),
         (f'devices: [{{name: "a", type: "PCS", map: "{ROOT / "config" / "bms_map.json"}"}}]\n', "is a BMS map"),
         ("devices: []\n", "devices: List should have at least 1 item"),
+        (
+            'devices: [{name: "p", type: "PCS", poll_interval: 15}]\n',
+            "devices[0].poll_interval: 15 s is too long for a PCS, which trips after 30 s without a request",
+        ),
         ("devices: [\n", "not valid YAML"),
     ],
 )
@@ -58,6 +62,17 @@ def test_every_mistake_is_reported(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert len(err.value.lines) == 3
+
+
+def test_the_pcs_watchdog_counts_real_seconds(tmp_path):
+    """Polled every 10 s at most (DECISIONS: safety); in a simulation at 3600x, 30 plant s are 8 real ms."""
+    path = tmp_path / "config.yml"
+    path.write_text('devices: [{name: "p", type: "PCS", poll_interval: 10}, {name: "b", type: "BMS", poll_interval: 60}]\n')
+    assert load_config(path).devices[0].poll_interval == 10  # the BMS and DC-DC have no such watchdog
+    path.write_text('devices: [{name: "p", type: "PCS", poll_interval: 30}]\n')
+    with pytest.raises(ConfigError):
+        load_config(path)
+    assert load_config(path, plant_speed=3600).devices[0].poll_interval == 30
 
 
 def test_defaults_are_filled_in(tmp_path):

@@ -59,7 +59,7 @@ def read_csv(path: Path) -> list[dict]:
 async def test_a_simulated_day_round_trips_into_history_and_csv(tmp_path, data_folder):
     speed, poll = 4320.0, 120.0  # a plant day in 20 s, a poll every 2 plant minutes
     start = local_midnight()
-    loaded = load_config(write_config(tmp_path, poll_interval=poll))
+    loaded = load_config(write_config(tmp_path, poll_interval=poll), plant_speed=speed)
     clock = Clock(speed, start=start)
     async with Plant(loaded, clock) as plant:
         await plant.all_online()
@@ -80,8 +80,10 @@ async def test_a_simulated_day_round_trips_into_history_and_csv(tmp_path, data_f
     assert np.nanmin(noon.v) == 520.0
 
     out = tmp_path / "day.csv"
+    (tmp_path / "site").mkdir()
+    site = write_config(tmp_path / "site")  # the same devices and history at real-time poll rates, as a site has them
     proc = subprocess.run(  # noqa: ASYNC221 (the CLI as an operator runs it; the PMS has stopped)
-        [sys.executable, "main.py", "--config", str(loaded.path), "export", "--out", str(out),
+        [sys.executable, "main.py", "--config", str(site), "export", "--out", str(out),
          "--since", datetime.fromtimestamp(start).isoformat(), "--until", datetime.fromtimestamp(start + DAY).isoformat()],
         cwd=ROOT, capture_output=True, text=True, timeout=60, env=dict(os.environ), check=False,
     )  # fmt: skip

@@ -55,7 +55,7 @@ async def test_polled_values_equal_the_plant_state(loaded, type_):
 
 async def test_modes_and_power_follow_the_plant(tmp_path):
     """An hour of plant time a second: the PCS charges at the register-1 power and the SOC rises."""
-    loaded = load_config(write_config(tmp_path, poll_interval=30))
+    loaded = load_config(write_config(tmp_path, poll_interval=30), plant_speed=3600)
     async with Plant(loaded, Clock(speed=3600), PlantParams(initial_soc=40, capacity_kwh=60)) as plant:
         await plant.all_online()
         pcs, bms = plant.device("PCS"), plant.device("BMS")

@@ -18,7 +18,7 @@ def at(hour: int) -> float:
 
 
 async def start(tmp_path, hour: int, **params) -> Plant:
-    loaded = load_config(write_config(tmp_path, poll_interval=30))
+    loaded = load_config(write_config(tmp_path, poll_interval=30), plant_speed=SPEED)
     plant = Plant(loaded, Clock(SPEED, start=at(hour)), PlantParams(**params))
     await plant.__aenter__()
     await plant.all_online()
