@@ -378,8 +378,8 @@ def test_screenshot_saves_the_whole_window_and_exits_cleanly(tmp_path):
     width, height = png_size(out)
     assert (width, height) == (1880, 1000) and out.stat().st_size > 50_000
     stopped = [line for line in proc.stderr.splitlines() if "console stopped in" in line]
-    assert stopped and float(stopped[0].split("stopped in ")[1].split()[0]) < 2.0
-    assert "Task was destroyed but it is pending" not in proc.stderr and "Traceback" not in proc.stderr
+    assert stopped and float(stopped[0].split("stopped in ")[1].split()[0]) < 2.0, proc.stderr[-3000:]
+    assert "Task was destroyed but it is pending" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
 def test_a_device_alarm_shows_with_its_severity_in_the_alarm_list(tmp_path, run_qt):
