@@ -5,6 +5,7 @@ the command service's own plan) in a non-blocking dialog (`open()` + signal,
 never `exec()`); the result follows as written, then confirmed / unconfirmed,
 or failed with the reason. While the automatic mode is on, every control is
 disabled with a tooltip saying why (the command service refuses them too).
+A set-point box starts at the device's present value once it is read, never at 0.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pms_core.automation.operation_manager import OperationStatus
 from pms_core.commands import CommandRejected, CommandResult
 from pms_core.devices import Device
 from pms_core.runtime import Runtime
+from pms_gui.bridge import DeviceView
 from pms_gui.i18n import Binder, has, tr
 from pms_gui.tasks import TaskSet
 from pms_gui.widgets import GREY
@@ -59,6 +61,7 @@ class DeviceControls(QGroupBox):
         self.inputs: list[QWidget] = []
         self.buttons: dict[str, QPushButton] = {}  # "command" or "command.choice" -> button
         self.spins: dict[str, QDoubleSpinBox] = {}
+        self._unfilled: dict[str, str] = {}  # set-point command -> its register, until the device's value is shown
         layout = QVBoxLayout(self)
         grid = QGridLayout()
         grid.setSpacing(4)
@@ -106,6 +109,7 @@ class DeviceControls(QGroupBox):
             row.addWidget(button)
             layout.addLayout(row)
             self.spins[name] = spin
+            self._unfilled[name] = reg.name
             self.buttons[name] = button
             self.inputs += [spin, button]
         self.result = QLabel()
@@ -115,6 +119,16 @@ class DeviceControls(QGroupBox):
         self.binder.bind(self.result.setText, "ctl.none")
         layout.addWidget(self.result)
         self.last: CommandResult | None = None
+
+    def show_view(self, view: DeviceView) -> None:
+        """Fill each set-point box once with the value the device holds; after that the box is the operator's."""
+        if not self._unfilled or not view.fresh or view.snapshot is None:
+            return
+        for command, register in list(self._unfilled.items()):
+            value = view.snapshot.values.get(register)
+            if isinstance(value, (int, float)):
+                self.spins[command].setValue(value)
+                del self._unfilled[command]
 
     def _label(self, setter: Any, command: str, choice: str | None = None) -> None:
         key = command_key(self.device, command, choice)

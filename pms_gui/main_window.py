@@ -244,6 +244,8 @@ class MainWindow(QMainWindow):
             panel.show_view(view)
         self.events.device_view(view)
         self.registers.device_view(view)
+        if view.name in self.controls.groups:
+            self.controls.groups[view.name].show_view(view)
         self.device_views[view.name] = view
         self._status_device(view)
 

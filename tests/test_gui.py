@@ -124,6 +124,29 @@ def test_pcs_charge_is_confirmed_then_written_and_shows_confirmed(tmp_path, run_
     run_qt(scenario)
 
 
+def test_set_point_boxes_start_at_the_devices_values_and_then_keep_the_operators(tmp_path, run_qt):
+    async def scenario() -> None:
+        async with gui_plant(tmp_path) as plant:
+            await plant.all_online()
+            window = await open_window(plant)
+            pcs, dcdc = window.controls.groups[name_of(plant, "PCS")], window.controls.groups[name_of(plant, "DCDC")]
+            sim = plant.sim.plant
+            held = {pcs.spins["set_charge_power"]: sim.pcs.charge_kw, pcs.spins["set_discharge_power"]: sim.pcs.discharge_kw,
+                    dcdc.spins["set_generation_limit"]: sim.dcdc.limit_kw}  # fmt: skip
+            assert all(value > 0 for value in held.values())  # so a box left at 0 cannot pass
+            await wait_for(lambda: all(spin.value() == value for spin, value in held.items()), 5, "the devices' values")
+            pcs.spins["set_charge_power"].setValue(7.5)  # the operator types a new value
+            sim.pcs.charge_kw = 5.0  # meanwhile something else changes the device's
+            device = plant.runtime.devices[name_of(plant, "PCS")]
+            await wait_for(lambda: device.snapshot.values["battery_charge_power"] == 5.0, 5, "the new value polled")
+            frames = window.bridge.frames
+            await wait_for(lambda: window.bridge.frames > frames + 1, 5, "shown")
+            assert pcs.spins["set_charge_power"].value() == 7.5
+            await close_window(window)
+
+    run_qt(scenario)
+
+
 def test_a_refused_confirmation_writes_nothing(tmp_path, run_qt, qtbot):
     async def scenario() -> None:
         async with gui_plant(tmp_path) as plant:
