@@ -48,6 +48,7 @@ from pms_core.bus import AlarmAcknowledged, AlarmChanged, Bus, LinkStateChanged,
 from pms_core.clock import Clock
 from pms_core.commands import CommandResult
 from pms_core.config import HistoryConfig
+from pms_core.energy import COUNTERS, today_key, total_key
 from pms_core.paths import data_dir
 from pms_core.registers import DeviceMap
 
@@ -77,7 +78,9 @@ FULL_RATE: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 # Numeric derived values (pms_core/devices) and their units; other derived values (modes, flags) are not series.
-DERIVED_UNITS = {"battery_power": "kW", "cell_voltage_spread": "V", "temperature_spread": "°C"}
+DERIVED_UNITS = {"battery_power": "kW", "cell_voltage_spread": "V", "temperature_spread": "°C"} | {
+    key(counter): "kWh" for counter in COUNTERS for key in (total_key, today_key)
+}
 
 
 def default_path(config: HistoryConfig) -> Path:

@@ -90,6 +90,24 @@ class HistoryReader:
         with closing(self.connect()) as db:
             return read_catalogue(db)
 
+    def first_values(self, device: str, keys: Sequence[str], t0: float, t1: float) -> tuple[dict[str, float], float]:
+        """The earliest 1-minute minimum of each series in [t0, t1) and the earliest such minute ({} and t1 if none):
+        the first value of a counter that only grows."""
+        with closing(self.connect()) as db:
+            cat = read_catalogue(db)
+            infos = [cat.series[(device, k)] for k in keys if (device, k) in cat.series]
+            if not infos:
+                return {}, t1
+            t, lo, _hi, _mean = read_minutes(db, cat, infos, t0, t1)
+        first: dict[str, float] = {}
+        since = t1
+        for info, row in zip(infos, lo, strict=True):
+            known = np.flatnonzero((t >= t0) & ~np.isnan(row))
+            if len(known):
+                first[info.key] = float(row[known[0]])
+                since = min(since, float(t[known[0]]))
+        return first, since
+
     # --- chart queries ---------------------------------------------------------------------------
     def query(self, series: Sequence[Key], t0: float, t1: float, max_points: int = 1000) -> dict[Key, SeriesData]:
         """At most `max_points` points per series over [t0, t1): min and max of each bucket (a one-sample spike

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 from pms_core.alarms import AlarmMonitor
@@ -15,7 +17,10 @@ from pms_core.clock import REAL_CLOCK, Clock
 from pms_core.commands import CommandService
 from pms_core.config import LoadedConfig
 from pms_core.devices import Device, make_device
+from pms_core.devices.pcs import PcsDevice
+from pms_core.energy import COUNTERS, total_key
 from pms_core.history import History, make_history
+from pms_core.history_query import HistoryReader
 from pms_core.modbus import ModbusLink
 from pms_core.mqtt.gateway import MqttGateway
 from pms_core.paths import data_dir
@@ -84,10 +89,29 @@ class Runtime:
         )
         if self.history:
             await self.history.start(self.operation.status())  # before polling: restores the active alarms
+            if self.history.ok:
+                await self._seed_energy_counters(self.history)
         if self.mqtt:
             self.mqtt.start()
         self.poller.start()
         self._resume = asyncio.create_task(self.operation.resume(), name="resume operation mode")
+
+    async def _seed_energy_counters(self, history: History) -> None:
+        """After a restart, today's PCS energy counts from the day's first values in the history, not from now."""
+        now = self.clock.now()
+        midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        reader, keys = HistoryReader(history.path), [total_key(c) for c in COUNTERS]
+        loop = asyncio.get_running_loop()
+        for dev in self.devices.values():
+            if not isinstance(dev, PcsDevice):
+                continue
+            try:
+                first, since = await loop.run_in_executor(None, reader.first_values, dev.name, keys, midnight, now)
+            except (sqlite3.Error, OSError) as exc:
+                log.warning("%s: today's energy counts from now: the history cannot be read (%s)", dev.name, exc)
+                continue
+            if first:
+                dev.energy.seed({c: first[total_key(c)] for c in COUNTERS if total_key(c) in first}, since)
 
     async def stop(self) -> None:
         """Stop polling and the automatic mode; writes nothing to the devices."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QLabel, QWidget
 
 from pms_core.automation.operation_manager import OperationStatus
+from pms_core.energy import today_key
 from pms_core.registers import DeviceMap
 from pms_gui.bridge import DeviceView
 from pms_gui.i18n import tr
@@ -21,6 +24,7 @@ from pms_gui.widgets import (
 )
 
 OK_COLOUR = "#2e7d32"
+SINCE_MIDNIGHT = timedelta(minutes=10)  # today's energy counted from later than this is marked with its start
 
 
 def alarm_text(device_map: DeviceMap, raw: dict[str, int], registers: tuple[str, ...] | None = None) -> tuple[str, str]:
@@ -139,10 +143,10 @@ class PcsPanel(DevicePanel):
         g.set("pcs.batt_v", with_unit(s.value("battery_voltage"), "V"))
         g.set("pcs.batt_i", with_unit(s.value("battery_current"), "A"))
         g.set("pcs.batt_p", with_unit(s.value("battery_instantaneous_power"), "kW"))
+        since = _counted_since(s.value("energy_today_since"))
         for key, kind in (("pcs.energy_ac", "ac"), ("pcs.energy_dc", "dc")):
-            charged = _energy(s.value(f"{kind}_charge_energy_mwh"), s.value(f"{kind}_charge_energy_kwh"))
-            discharged = _energy(s.value(f"{kind}_discharge_energy_mwh"), s.value(f"{kind}_discharge_energy_kwh"))
-            g.set(key, f"{num(charged)} / {num(discharged)} kWh")
+            charged, discharged = s.value(today_key(f"{kind}_charge")), s.value(today_key(f"{kind}_discharge"))
+            g.set(key, f"{num(charged)} / {num(discharged)} kWh" + since)
         fault = bool(s.value("total_fault"))
         self.alarms.set(
             "pcs.fault", tr("pcs.fault") if fault else tr("ok"), SEVERITY_COLOURS["fault"] if fault else OK_COLOUR
@@ -151,10 +155,14 @@ class PcsPanel(DevicePanel):
         self.alarms.set("pcs.trip", *alarm_text(self.map, s.raw, ("trip_1", "trip_2", "trip_3")))
 
 
-def _energy(mwh: object, kwh: object) -> float | None:
-    if not isinstance(mwh, (int, float)) or not isinstance(kwh, (int, float)):
-        return None
-    return mwh * 1000 + kwh
+def _counted_since(stamp: object) -> str:
+    """The mark " (since 14:05)" when today's energy counts from later than midnight (a start without history)."""
+    if not isinstance(stamp, str):
+        return ""
+    since = datetime.fromisoformat(stamp).astimezone()
+    if since - since.replace(hour=0, minute=0, second=0, microsecond=0) < SINCE_MIDNIGHT:
+        return ""
+    return f" ({tr('pcs.since', time=since.strftime('%H:%M'))})"
 
 
 class DcdcPanel(DevicePanel):

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,28 @@ def test_values_from_the_simulator_appear_in_every_dock(tmp_path, run_qt):
             frames0, t0 = window.bridge.frames, time.monotonic()
             await asyncio.sleep(1.0)
             assert (window.bridge.frames - frames0) <= 10 * (time.monotonic() - t0) + 1
+            await close_window(window)
+
+    run_qt(scenario)
+
+
+def test_the_pcs_shows_todays_energy_and_from_when_it_counts(tmp_path, run_qt):
+    """A first start at 14:00 without history: today's energy counts from then, and says so."""
+
+    async def scenario() -> None:
+        two_pm = datetime.now().replace(hour=14, minute=0, second=0, microsecond=0).timestamp()
+        plant = gui_plant(tmp_path, Clock(60, start=two_pm), poll_interval=6)  # a plant minute a second
+        plant.sim.plant.pcs.energy.update(ac_chg=52_000.0, dc_chg=53_000.0)  # the PCS's lifetime counters
+        async with plant:
+            await plant.all_online()
+            window = await open_window(plant)
+            energy = window.device_panels[name_of(plant, "PCS")].grid.values["pcs.energy_ac"]
+            since = i18n.tr("pcs.since", time="14:00")
+            await wait_for(lambda: energy.text() == f"0.0 / 0.0 kWh ({since})", 5, "today's energy from 14:00")
+            pcs = plant.device("PCS")
+            await pcs.write_register(1, 300)  # 30.0 kW
+            await pcs.write_register(22, 0x55)  # charge: 0.5 kWh a plant minute
+            await wait_for(lambda: float(energy.text().split(" / ")[0]) >= 1.0, 10, "charged energy counted")
             await close_window(window)
 
     run_qt(scenario)

@@ -30,6 +30,7 @@ async def test_polled_values_equal_the_plant_state(loaded, type_):
     async with Plant(loaded, Clock(), sim_clock=Clock(speed=1e-9)) as plant:
         plant.sim.set_soc(63.7)
         plant.sim.plant.pcs.charge_kw = 7.5
+        plant.sim.plant.pcs.energy.update(ac_chg=12345.6, dc_dis=987.0)  # kWh since the PCS was built
         await plant.all_online()
         dev = plant.device(type_)
         seen: list[Snapshot] = []
@@ -48,7 +49,10 @@ async def test_polled_values_equal_the_plant_state(loaded, type_):
         assert snap.values["battery_charge_power"] == 7.5
         assert snap.values["system_capacity"] == 30.0
         assert snap.values["state_2"] is None  # Not Used: 65535 is shown as not available
-        assert snap.derived == {"operating_mode": "stop", "battery_state": "idle", "total_fault": False}
+        decoded = {k: snap.derived[k] for k in ("operating_mode", "battery_state", "total_fault")}
+        assert decoded == {"operating_mode": "stop", "battery_state": "idle", "total_fault": False}
+        assert (snap.derived["ac_charge_energy_total"], snap.derived["dc_discharge_energy_total"]) == (12345.6, 987.0)
+        assert snap.derived["ac_charge_energy_today"] == 0.0  # counted from the first reading: nothing yet today
     else:
         assert snap.derived == {"operating_mode": "stopped", "total_fault": False}
 

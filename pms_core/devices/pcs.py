@@ -1,23 +1,38 @@
-"""The bidirectional inverter: operating mode decoded from STATE1."""
+"""The bidirectional inverter: operating mode decoded from STATE1, lifetime and today's energy counters."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from pms_core.clock import Clock
+from pms_core.config import DeviceConfig
 from pms_core.devices.base import Device
+from pms_core.energy import COUNTERS, DailyCounters, lifetime_kwh, today_key, total_key
+from pms_core.modbus import ModbusLink
+from pms_core.registers import DeviceMap
 
 TOTAL_FAULT_BIT = 14
 INDEPENDENT_BIT = 5
 
 
 class PcsDevice(Device):
+    def __init__(self, config: DeviceConfig, device_map: DeviceMap, link: ModbusLink, clock: Clock) -> None:
+        super().__init__(config, device_map, link, clock)
+        self.energy = DailyCounters()
+
     def derive(self, values: dict[str, float | int | None], raw: dict[str, int]) -> dict[str, Any]:
+        totals = {counter: lifetime_kwh(values, counter) for counter in COUNTERS}
+        today = self.energy.today(self.clock.now(), totals)
+        out: dict[str, Any] = {total_key(c): v for c, v in totals.items()} | {today_key(c): v for c, v in today.items()}
+        if self.energy.since is not None:
+            out["energy_today_since"] = datetime.fromtimestamp(self.energy.since).astimezone().isoformat(timespec="seconds")
         state = raw.get("state_1")
         if state is None:
-            return {}
+            return out
         fields = self.map.registers["state_1"].decode_fields(state)
         independent = bool(state >> INDEPENDENT_BIT & 1)
-        return {
+        return out | {
             "operating_mode": "independent" if independent else fields["operating_mode"],
             "battery_state": fields["battery_state"],
             "total_fault": bool(state >> TOTAL_FAULT_BIT & 1),
