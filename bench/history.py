@@ -31,9 +31,11 @@ from PyQt5.QtWidgets import QApplication
 from pms_core import history_db as hdb
 from pms_core.bus import Bus, Snapshot
 from pms_core.clock import Clock
-from pms_core.devices import DEVICE_CLASSES
+from pms_core.config import DeviceConfig
+from pms_core.devices import Device, make_device
 from pms_core.history import History
 from pms_core.history_query import HistoryReader
+from pms_core.modbus import ModbusLink
 from pms_core.registers import DeviceMap, load_map
 from pms_gui.trends import TrendPanel
 
@@ -48,14 +50,18 @@ def maps() -> dict[str, DeviceMap]:
     return {name: load_map(ROOT / "config" / f"{kind.lower()}_map.json") for name, kind in DEVICES.items()}
 
 
-def snapshot(name: str, device_map: DeviceMap, ts: float, rng: np.random.Generator) -> Snapshot:
-    names = [r for r, reg in device_map.registers.items() if reg.readable and reg.verified]
+def devices(device_maps: dict[str, DeviceMap], clock: Clock) -> dict[str, Device]:
+    """The devices, for their derived values only: their links are never used."""
+    return {name: make_device(DeviceConfig(name=name, type=DEVICES[name]), m, ModbusLink("127.0.0.1", 1), clock)
+            for name, m in device_maps.items()}  # fmt: skip
+
+
+def snapshot(device: Device, ts: float, rng: np.random.Generator) -> Snapshot:
+    names = [r for r, reg in device.map.registers.items() if reg.readable and reg.verified]
     noise = rng.normal(50, 5, len(names))
     values: dict[str, float | int | None] = {r: round(float(x), 1) for r, x in zip(names, noise, strict=True)}
     raw = {r: int(v) & 0xFFFF for r, v in values.items() if v is not None}
-    device = DEVICE_CLASSES[DEVICES[name]].__new__(DEVICE_CLASSES[DEVICES[name]])
-    device.map = device_map
-    return Snapshot(name, DEVICES[name], ts, 0.0, values, raw, device.derive(values, raw))
+    return Snapshot(device.name, device.type, ts, 0.0, values, raw, device.derive(values, raw, ts))
 
 
 async def write_cpu(folder: Path, plant_seconds: float = 600.0, interval: float = 0.5) -> dict[str, float]:
@@ -64,7 +70,7 @@ async def write_cpu(folder: Path, plant_seconds: float = 600.0, interval: float 
     clock = Clock()
     history = History(folder / "cpu.db", 30, Bus(), clock, device_maps)
     await history.start()
-    templates = {n: [snapshot(n, m, 0.0, rng) for _ in range(20)] for n, m in device_maps.items()}
+    templates = {n: [snapshot(d, clock.now(), rng) for _ in range(20)] for n, d in devices(device_maps, clock).items()}
     start = clock.now() - plant_seconds
     cpu0, wall0 = time.process_time(), time.perf_counter()
     steps = round(plant_seconds / interval)
@@ -96,8 +102,8 @@ async def build_week(path: Path, days: float = 7.0) -> None:
     await history.start()
     end = clock.now()
     start = end - days * DAY
-    for name, m in device_maps.items():
-        history.bus.publish(snapshot(name, m, start - 10, rng))
+    for device in devices(device_maps, clock).values():
+        history.bus.publish(snapshot(device, start - 10, rng))
     await history.flush()
     await history.stop()
     db = hdb.connect(path, create=False)

@@ -14,7 +14,7 @@ from pms_core.registers import DeviceMap, MapError, load_map
 
 DEFAULT_CONFIG = default_config()  # beside the executable when frozen and present, else the shipped one
 PCS_WATCHDOG_S = 30.0  # the PCS trips by itself after this long without a request (DECISIONS: safety)
-PCS_POLL_MAX_S = PCS_WATCHDOG_S / 3  # two lost polls in a row still leave time before it trips
+PCS_POLL_MAX_S = PCS_WATCHDOG_S / 3  # one lost poll still leaves another try before it trips
 
 
 class ConfigError(Exception):

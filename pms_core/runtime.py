@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from datetime import datetime
 from pathlib import Path
 
 from pms_core.alarms import AlarmMonitor
@@ -18,8 +17,9 @@ from pms_core.commands import CommandService
 from pms_core.config import LoadedConfig
 from pms_core.devices import Device, make_device
 from pms_core.devices.pcs import PcsDevice
-from pms_core.energy import COUNTERS, total_key
+from pms_core.energy import COUNTERS, local_midnight, total_key
 from pms_core.history import History, make_history
+from pms_core.history_db import HistoryError
 from pms_core.history_query import HistoryReader
 from pms_core.modbus import ModbusLink
 from pms_core.mqtt.gateway import MqttGateway
@@ -99,7 +99,7 @@ class Runtime:
     async def _seed_energy_counters(self, history: History) -> None:
         """After a restart, today's PCS energy counts from the day's first values in the history, not from now."""
         now = self.clock.now()
-        midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        midnight = local_midnight(now)
         reader, keys = HistoryReader(history.path), [total_key(c) for c in COUNTERS]
         loop = asyncio.get_running_loop()
         for dev in self.devices.values():
@@ -107,7 +107,7 @@ class Runtime:
                 continue
             try:
                 first, since = await loop.run_in_executor(None, reader.first_values, dev.name, keys, midnight, now)
-            except (sqlite3.Error, OSError) as exc:
+            except (sqlite3.Error, OSError, HistoryError, ValueError) as exc:
                 log.warning("%s: today's energy counts from now: the history cannot be read (%s)", dev.name, exc)
                 continue
             if first:

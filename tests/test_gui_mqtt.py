@@ -39,6 +39,8 @@ def test_an_automatic_start_sent_over_mqtt_shows_in_the_auto_panel_step_by_step(
             asked = [r[4] for r in window.events.rows() if r[1] == i18n.tr("kind.mode") and r[2] == i18n.tr("src.mqtt")]
             assert i18n.tr("ev.mode_changed", mode=i18n.tr("mode.auto")) in asked  # who asked shows, not just "PMS"
             assert i18n.tr("ev.auto_state", state=i18n.tr("state.STARTING")) in asked
+            on_its_own = [r[4] for r in window.events.rows() if r[1] == i18n.tr("kind.mode") and r[2] == i18n.tr("src.auto")]
+            assert i18n.tr("ev.auto_state", state=i18n.tr("state.NORMAL")) in on_its_own  # the machine's own step
             assert (await ask(rec, f"{B}/control/threshold_config", {"soc_high_threshold": 91}))["success"]
             await wait_for(lambda: any(r[2:5] == [i18n.tr("src.mqtt"), "PMS", "soc_high_threshold = 91.0"]
                                        for r in window.events.rows()), 3, "the threshold change logged")  # fmt: skip

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from pms_core.automation.auto_mode import AutoMode, AutoStatus
 from pms_core.automation.settings import SettingsError, SettingsStore
@@ -106,15 +107,15 @@ class OperationManager:
             self.auto.stop()
         return Outcome(True, "automatic mode stopped: nothing more is written, devices keep their last command")
 
-    def update_settings(self, changes: dict, pcs_rating_kw: float | None, *, source: Source) -> Outcome:
+    def update_settings(self, changes: dict[str, Any], pcs_rating_kw: float | None, *, source: Source) -> Outcome:
         try:
             applied = self.settings.update(changes, pcs_rating_kw)
         except SettingsError as exc:
             return Outcome(False, str(exc))
         log.info("automatic mode settings changed by %s: %s", source, changes)
         with self._on_behalf_of(source):
-            self.auto.settings_changed()
-            self._changed()
+            self._changed()  # the new values, theirs
+        self.auto.settings_changed()  # what the machine does with them is its own doing
         return Outcome(True, f"applied: {applied.as_dict()}")
 
     def status(self) -> OperationStatus:
@@ -140,11 +141,11 @@ class OperationManager:
     @contextmanager
     def _on_behalf_of(self, source: Source) -> Iterator[None]:
         """The status changes published meanwhile name `source` as the one who asked (the audit log's "who")."""
-        self._by = source
+        before, self._by = self._by, source
         try:
             yield
         finally:
-            self._by = "auto"
+            self._by = before
 
     def _changed(self) -> None:
         status = self.status()

@@ -52,9 +52,10 @@ class Device:
             for name, (r, v) in block.decode(words).items():
                 raw[name] = r
                 values[name] = v
-        return Snapshot(self.name, self.type, stamp, mono, values, raw, self.derive(values, raw))
+        return Snapshot(self.name, self.type, stamp, mono, values, raw, self.derive(values, raw, stamp))
 
-    def derive(self, values: dict[str, float | int | None], raw: dict[str, int]) -> dict[str, Any]:
+    def derive(self, values: dict[str, float | int | None], raw: dict[str, int], at: float) -> dict[str, Any]:
+        """Values computed from a reading; `at` is when the reading started (plant time)."""
         return {}
 
     async def write_register(self, address: int, value: int) -> None:

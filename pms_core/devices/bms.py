@@ -8,7 +8,7 @@ from pms_core.devices.base import Device, difference
 
 
 class BmsDevice(Device):
-    def derive(self, values: dict[str, float | int | None], raw: dict[str, int]) -> dict[str, Any]:
+    def derive(self, values: dict[str, float | int | None], raw: dict[str, int], at: float) -> dict[str, Any]:
         volts, amps = values.get("rack_voltage"), values.get("rack_current")
         return {
             # kW, positive = charging (rack_current carries the map's polarity)

@@ -21,7 +21,7 @@ TOTAL_FAIL_BIT = 11
 
 
 class DcdcDevice(Device):
-    def derive(self, values: dict[str, float | int | None], raw: dict[str, int]) -> dict[str, Any]:
+    def derive(self, values: dict[str, float | int | None], raw: dict[str, int], at: float) -> dict[str, Any]:
         status2, status1 = raw.get("status_2"), raw.get("status_1")
         if status2 is None or status1 is None:
             return {}

@@ -21,9 +21,9 @@ class PcsDevice(Device):
         super().__init__(config, device_map, link, clock)
         self.energy = DailyCounters()
 
-    def derive(self, values: dict[str, float | int | None], raw: dict[str, int]) -> dict[str, Any]:
+    def derive(self, values: dict[str, float | int | None], raw: dict[str, int], at: float) -> dict[str, Any]:
         totals = {counter: lifetime_kwh(values, counter) for counter in COUNTERS}
-        today = self.energy.today(self.clock.now(), totals)
+        today = self.energy.today(at, totals)
         out: dict[str, Any] = {total_key(c): v for c, v in totals.items()} | {today_key(c): v for c, v in today.items()}
         if self.energy.since is not None:
             out["energy_today_since"] = datetime.fromtimestamp(self.energy.since).astimezone().isoformat(timespec="seconds")
