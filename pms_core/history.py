@@ -7,8 +7,9 @@ exports open their own read connections (WAL lets them read while the writer
 writes): see `history_query` and `history_export`.
 
 What is stored:
-- `FULL_RATE`: the ~40 series the console charts and the alarms need, at
-  every poll (packed float32 per poll and device).
+- Registers whose map says `"history": "full"` (the ~40 series the console
+  charts and the alarms need) and the full-rate derived values, at every
+  poll (packed float32 per poll and device).
 - Every other numeric register value (not bit fields, not commands) and the
   numeric derived values: 1-minute (min, max, mean) per device. The minute
   table holds the full-rate series too, so long windows read one small table.
@@ -60,27 +61,11 @@ MINUTE_RETENTION_FACTOR = 3  # minute aggregates live 3 x retention_days (90 day
 HISTORY_ALARM = "history_unavailable"
 NAN = float("nan")
 
-# The series stored at every poll: what the console charts and the alarms and the automatic mode act on.
-FULL_RATE: dict[str, tuple[str, ...]] = {
-    "BMS": (
-        "battery_soc", "rack_voltage", "rack_current", "battery_power", "rack_soh",
-        "module_max_temperature", "module_min_temperature", "module_avg_temperature", "temperature_spread",
-        "battery_cell_max_voltage", "battery_cell_min_voltage", "battery_cell_avg_voltage", "cell_voltage_spread",
-    ),
-    "PCS": (
-        "ac_active_power", "battery_instantaneous_power", "battery_voltage", "battery_current", "dc_link_voltage",
-        "grid_voltage_r", "grid_voltage_s", "grid_voltage_t", "inverter_current_r", "inverter_current_s",
-        "inverter_current_t", "grid_frequency", "ac_power_factor", "load_active_power",
-    ),
-    "DCDC": (
-        "input_power", "output_power", "input_voltage", "input_cap_voltage", "output_voltage", "dc_grid_voltage",
-        "input_current", "output_current", "temperature_1", "temperature_2",
-    ),
-}  # fmt: skip
-# Numeric derived values (pms_core/devices) and their units; other derived values (modes, flags) are not series.
-DERIVED_UNITS = {"battery_power": "kW", "cell_voltage_spread": "V", "temperature_spread": "°C"} | {
-    key(counter): "kWh" for counter in COUNTERS for key in (total_key, today_key)
-}
+# Numeric derived values (pms_core/devices): unit, and whether stored at every poll as a map register with
+# "history": "full" is. Other derived values (modes, flags) are not series.
+DERIVED_SERIES: dict[str, tuple[str, bool]] = {
+    "battery_power": ("kW", True), "cell_voltage_spread": ("V", True), "temperature_spread": ("°C", True),
+} | {key(counter): ("kWh", False) for counter in COUNTERS for key in (total_key, today_key)}  # fmt: skip
 
 
 def default_path(config: HistoryConfig) -> Path:
@@ -146,13 +131,18 @@ def numeric_keys(device_map: DeviceMap, snap: Snapshot) -> tuple[str, ...]:
         k for k in snap.values
         if (reg := device_map.registers.get(k)) is not None and reg.type != "bitmask" and reg.role != "control"
     ]  # fmt: skip
-    keys += [k for k in snap.derived if k in DERIVED_UNITS]
+    keys += [k for k in snap.derived if k in DERIVED_SERIES]
     return tuple(keys)
+
+
+def full_rate(device_map: DeviceMap, key: str) -> bool:
+    reg = device_map.registers.get(key)
+    return reg.history == "full" if reg is not None else DERIVED_SERIES.get(key, ("", False))[1]
 
 
 def unit_of(device_map: DeviceMap, key: str) -> str:
     reg = device_map.registers.get(key)
-    return reg.unit if reg is not None else DERIVED_UNITS.get(key, "")
+    return reg.unit if reg is not None else DERIVED_SERIES[key][0] if key in DERIVED_SERIES else ""
 
 
 def as_float(value: Any) -> float | None:
@@ -369,7 +359,7 @@ class History:
         ).lastrowid  # fmt: skip
         hdb.ensure_device_tables(db, device_id)
         numeric = numeric_keys(device_map, snap)
-        full = tuple(k for k in FULL_RATE.get(snap.device_type, ()) if k in numeric)
+        full = tuple(k for k in numeric if full_rate(device_map, k))
         ids: dict[str, int] = {}
         for key in numeric:
             db.execute(

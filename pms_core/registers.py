@@ -64,6 +64,8 @@ class Register(_Strict):
     description: str = ""
     rw: Literal["R", "W", "RW"]
     role: Literal["measurement", "setting", "status", "alarm", "control"]
+    # full: stored at every poll (what the console charts and the alarms act on); minute: 1-minute min/max/mean.
+    history: Literal["full", "minute"] = "minute"
     default: float | None = None
     # 1 keeps the device's sign; -1 flips it so that positive always means charging.
     polarity: Literal[1, -1] = 1

@@ -75,7 +75,8 @@ async def test_today_restarts_at_midnight_and_survives_a_restart_of_the_pms(tmp_
         12 * (last.timestamp - readings[0].timestamp) / HOUR, abs=0.5
     )
     assert today[0].derived["ac_charge_energy_today"] == 0.0  # a new day counts from its first reading
-    assert datetime.fromisoformat(today[0].derived["energy_today_since"]).timestamp() == pytest.approx(today[0].timestamp, abs=1)
+    since = datetime.fromisoformat(today[0].derived["energy_today_since"]).timestamp()
+    assert since == pytest.approx(today[0].timestamp, abs=1)  # stated to the second
     after = today[-1]
     assert after.derived["ac_charge_energy_today"] == pytest.approx(12 * (after.timestamp - midnight) / HOUR, abs=0.5)
     assert after.derived["ac_discharge_energy_today"] == 0.0

@@ -4,6 +4,7 @@ accelerated where a day must pass."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import sqlite3
@@ -261,6 +262,26 @@ async def test_trend_backfill_rows(tmp_path):
     old = (t > now - 3 * 3600 + 120) & (t < now - 3600 - 120)
     assert np.nanmax(y[0][old]) > 99 and np.nanmin(y[0][old]) < 1  # each minute's min and max
     assert np.isnan(y[0][t < now - 3 * 3600 - 120]).all()
+
+
+async def test_a_register_is_stored_at_every_poll_when_its_map_says_so(tmp_path):
+    """Which series are full-rate is map data (rule 1): one key in the JSON, no Python."""
+    data = json.loads((ROOT / "config" / "bms_map.json").read_text(encoding="utf-8"))
+    assert "history" not in data["registers"]["module_0_max_temp"]  # a 1-minute series as shipped
+    data["registers"]["module_0_max_temp"]["history"] = "full"
+    (tmp_path / "bms_map.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    bms_map = load_map(tmp_path / "bms_map.json")
+    clock = Clock()
+    history = History(tmp_path / "h.db", 30, Bus(), clock, {"rack": bms_map})
+    now = clock.now()
+    await history.start()
+    base = {name: 0 for name, reg in bms_map.registers.items() if reg.readable}
+    feed(history, base, np.arange(now - 600, now, 1.0), lambda ts: 50.0)
+    await history.flush()
+    await history.stop()
+    key = ("rack", "module_0_max_temp")
+    temp = HistoryReader(history.path).query([key], now - 601, now, 2000)[key]
+    assert temp.source == "full" and len(temp.t) == 600  # every poll
 
 
 # --- schema versions, broken files --------------------------------------------------------------------
