@@ -13,11 +13,11 @@ import logging.handlers
 import sys
 from pathlib import Path
 
-from pms_core.clock import REAL_CLOCK
+from pms_core.clock import REAL_CLOCK, parse_iso
 from pms_core.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, load_config
 from pms_core.history import default_path
 from pms_core.history_db import HistoryError
-from pms_core.history_export import WHATS, export_csv, parse_time
+from pms_core.history_export import WHATS, export_csv
 from pms_core.paths import data_dir
 from pms_core.runtime import Runtime
 from pms_core.shutdown import wait_for_stop_signal
@@ -86,8 +86,8 @@ async def run(loaded: LoadedConfig, simulate: bool) -> None:
 def run_export(loaded: LoadedConfig, args: argparse.Namespace) -> int:
     """The `export` subcommand: reads the history file of the config (a running PMS may keep writing it)."""
     try:
-        since = parse_time(args.since) if args.since else None
-        until = parse_time(args.until) if args.until else None
+        since = parse_iso(args.since) if args.since else None
+        until = parse_iso(args.until) if args.until else None
     except ValueError as exc:
         print(f"export: bad time: {exc} (use ISO 8601, e.g. 2025-05-01T06:00 or 2025-05-01T06:00+09:00)", file=sys.stderr)
         return 2

@@ -37,9 +37,22 @@ class Clock:
         await self.sleep(monotonic_deadline - self.monotonic())
 
     def iso(self, epoch: float | None = None) -> str:
-        """ISO 8601 with the local UTC offset, as the MQTT contract writes times."""
-        t = self.now() if epoch is None else epoch
-        return datetime.fromtimestamp(t, timezone.utc).astimezone().isoformat(timespec="milliseconds")
+        """`epoch` (default: now) as format_iso writes it."""
+        return format_iso(self.now() if epoch is None else epoch)
+
+
+def format_iso(epoch: float) -> str:
+    """ISO 8601 with the local UTC offset and milliseconds, as the MQTT contract and the CSV export write times."""
+    return datetime.fromtimestamp(epoch, timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
+def parse_iso(text: str) -> float:
+    """ISO 8601 -> epoch seconds; a time without a UTC offset is local time (the sites' back end sends
+    `datetime.now().isoformat()`; operators type local times). ValueError if unreadable."""
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.timestamp()
 
 
 REAL_CLOCK = Clock()

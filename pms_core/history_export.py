@@ -19,11 +19,11 @@ import threading
 from array import array
 from collections.abc import Callable, Iterable
 from contextlib import closing
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from pms_core import history_db as hdb
+from pms_core.clock import format_iso
 
 What = Literal["values", "alarms", "audit"]
 WHATS: tuple[What, ...] = ("values", "alarms", "audit")
@@ -40,17 +40,7 @@ class ExportCancelled(Exception):
 
 
 def iso(epoch: float | None) -> str:
-    if epoch is None:
-        return ""
-    return datetime.fromtimestamp(epoch, timezone.utc).astimezone().isoformat(timespec="milliseconds")
-
-
-def parse_time(text: str) -> float:
-    """ISO 8601; without an offset it is local time (DECISIONS.md)."""
-    moment = datetime.fromisoformat(text.strip())
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # naive = local
-    return moment.timestamp()
+    return "" if epoch is None else format_iso(epoch)
 
 
 def number(value: float) -> str:

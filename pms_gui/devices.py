@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QLabel, QWidget
 
 from pms_core.automation.operation_manager import OperationStatus
-from pms_core.energy import today_key
+from pms_core.clock import parse_iso
+from pms_core.energy import local_midnight, today_key
 from pms_core.registers import DeviceMap
 from pms_gui.bridge import DeviceView
 from pms_gui.i18n import tr
@@ -24,7 +25,7 @@ from pms_gui.widgets import (
 )
 
 OK_COLOUR = "#2e7d32"
-SINCE_MIDNIGHT = timedelta(minutes=10)  # today's energy counted from later than this is marked with its start
+SINCE_MIDNIGHT_S = 600  # today's energy counted from later than this after midnight is marked with its start
 
 
 def alarm_text(device_map: DeviceMap, raw: dict[str, int], registers: tuple[str, ...] | None = None) -> tuple[str, str]:
@@ -159,10 +160,10 @@ def _counted_since(stamp: object) -> str:
     """The mark " (since 14:05)" when today's energy counts from later than midnight (a start without history)."""
     if not isinstance(stamp, str):
         return ""
-    since = datetime.fromisoformat(stamp).astimezone()
-    if since - since.replace(hour=0, minute=0, second=0, microsecond=0) < SINCE_MIDNIGHT:
+    since = parse_iso(stamp)
+    if since - local_midnight(since) < SINCE_MIDNIGHT_S:
         return ""
-    return f" ({tr('pcs.since', time=since.strftime('%H:%M'))})"
+    return f" ({tr('pcs.since', time=datetime.fromtimestamp(since).strftime('%H:%M'))})"
 
 
 class DcdcPanel(DevicePanel):

@@ -76,7 +76,7 @@ async def test_today_restarts_at_midnight_and_survives_a_restart_of_the_pms(tmp_
     )
     assert today[0].derived["ac_charge_energy_today"] == 0.0  # a new day counts from its first reading
     since = datetime.fromisoformat(today[0].derived["energy_today_since"]).timestamp()
-    assert since == pytest.approx(today[0].timestamp, abs=1)  # stated to the second
+    assert since == pytest.approx(today[0].timestamp, abs=0.001)  # stated to the millisecond
     after = today[-1]
     assert after.derived["ac_charge_energy_today"] == pytest.approx(12 * (after.timestamp - midnight) / HOUR, abs=0.5)
     assert after.derived["ac_discharge_energy_today"] == 0.0

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from pms_core.clock import Clock
+from pms_core.clock import Clock, format_iso
 from pms_core.config import DeviceConfig
 from pms_core.devices.base import Device
 from pms_core.energy import COUNTERS, DailyCounters, lifetime_kwh, today_key, total_key
@@ -26,7 +25,7 @@ class PcsDevice(Device):
         today = self.energy.today(at, totals)
         out: dict[str, Any] = {total_key(c): v for c, v in totals.items()} | {today_key(c): v for c, v in today.items()}
         if self.energy.since is not None:
-            out["energy_today_since"] = datetime.fromtimestamp(self.energy.since).astimezone().isoformat(timespec="seconds")
+            out["energy_today_since"] = format_iso(self.energy.since)
         state = raw.get("state_1")
         if state is None:
             return out

@@ -19,10 +19,9 @@ from typing import Any
 
 from pms_core.alarms import AlarmMonitor
 from pms_core.automation.operation_manager import OperationManager, Outcome
-from pms_core.clock import Clock
+from pms_core.clock import Clock, parse_iso
 from pms_core.commands import CommandResult, CommandService
 from pms_core.config import MqttConfig
-from pms_core.mqtt.messages import parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +195,7 @@ class ControlHandler:
         if not isinstance(stamp, str):
             raise BadMessage(f"timestamp must be an ISO 8601 string, got {stamp!r}")
         try:
-            sent = parse_timestamp(stamp)
+            sent = parse_iso(stamp)
         except ValueError:
             raise BadMessage(f"timestamp {stamp!r} is not ISO 8601") from None
         age = time.time() - sent  # transport age is wall-clock time, whatever the plant clock does

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Any
 
 from pms_core.alarms import ActiveAlarm
@@ -21,14 +20,6 @@ def encode(payload: dict[str, Any]) -> bytes:
 
 def iso(clock: Clock, epoch: float | None) -> str | None:
     return None if epoch is None else clock.iso(epoch)
-
-
-def parse_timestamp(text: str) -> float:
-    """ISO 8601 -> epoch seconds; a time without a UTC offset is the PMS's local time. ValueError if unreadable."""
-    stamp = datetime.fromisoformat(text)
-    if stamp.tzinfo is None:
-        stamp = stamp.astimezone()  # naive: local time, as the sites' back end sends datetime.now().isoformat()
-    return stamp.astimezone(timezone.utc).timestamp()
 
 
 def data_message(snap: Snapshot, device_map: DeviceMap, ip: str, state: str, clock: Clock) -> dict[str, Any]:
