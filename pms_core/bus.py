@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 log = logging.getLogger(__name__)
 
 LinkState = Literal["online", "stale", "offline"]
-BrokerState = Literal["connected", "connecting", "disconnected", "disabled"]
+BrokerState = Literal["connected", "connecting", "disconnected"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class AlarmAcknowledged:
 
 @dataclass(frozen=True)
 class BrokerStateChanged:
-    """The MQTT gateway's connection to the broker (`disabled`: no broker configured for this run)."""
+    """The MQTT gateway's connection to the broker."""
 
     state: BrokerState
     broker: str  # host:port

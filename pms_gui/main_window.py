@@ -23,14 +23,14 @@ from pms_gui.i18n import Binder, tr
 from pms_gui.registers import RegistersPanel
 from pms_gui.tasks import TaskSet
 from pms_gui.trends import TrendPanel
-from pms_gui.widgets import GREY, STATE_COLOURS, age_text
+from pms_gui.widgets import STATE_COLOURS, age_text
 
 log = logging.getLogger(__name__)
 
 LAYOUT_VERSION = 1
 DEFAULT_SIZE = (1880, 1000)
 PANEL_CLASSES = {"BMS": BmsPanel, "PCS": PcsPanel, "DCDC": DcdcPanel}
-BROKER_COLOURS = {"connected": "#2e7d32", "connecting": "#c98a00", "disconnected": "#c62828", "disabled": GREY}
+BROKER_COLOURS = {"connected": "#2e7d32", "connecting": "#c98a00", "disconnected": "#c62828"}
 
 
 class MainWindow(QMainWindow):
