@@ -27,12 +27,18 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     "$venv/bin/python" -m pip install -q -e ".[$extras]"
     touch "$stamp"
 fi
-if [[ ",$extras," == *,test,* ]] && ! command -v mosquitto >/dev/null; then
-    apt_install mosquitto mosquitto-clients
+if [[ ",$extras," == *,test,* ]]; then
+    # The tests start a broker (Debian puts it in /usr/sbin), drive it with the command-line clients, and make
+    # TLS certificates with openssl.
+    missing=()
+    command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+    command -v mosquitto_sub >/dev/null || missing+=(mosquitto-clients)
+    command -v openssl >/dev/null || missing+=(openssl)
+    if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 fi
 # The console's Korean text needs a CJK font: Debian's Noto CJK, when no Korean font is installed.
 if [[ ",$extras," == *,gui,* ]] && ! { command -v fc-list >/dev/null && fc-list :lang=ko family | grep -q .; }; then
-    apt_install fonts-noto-cjk
+    apt_install fontconfig fonts-noto-cjk
 fi
 if [[ ",$extras," == *,build,* ]] && ! command -v objdump >/dev/null; then
     apt_install binutils  # PyInstaller reads the libraries' dependencies with objdump
