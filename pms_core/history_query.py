@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -89,6 +90,16 @@ class HistoryReader:
     def catalogue(self) -> Catalogue:
         with closing(self.connect()) as db:
             return read_catalogue(db)
+
+    def recent_audit(self, limit: int) -> list[tuple[Any, ...]]:
+        """The newest `limit` audit entries, newest first: (ts, kind, source, device, command, params, status, reason,
+        command_id)."""
+        with closing(self.connect()) as db:
+            return db.execute(
+                "SELECT ts, kind, source, device, command, params, status, reason, command_id FROM audit "
+                "ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
 
     def first_values(self, device: str, keys: Sequence[str], t0: float, t1: float) -> tuple[dict[str, float], float]:
         """The earliest 1-minute minimum of each series in [t0, t1) and the earliest such minute ({} and t1 if none):

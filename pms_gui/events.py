@@ -7,8 +7,8 @@ import asyncio
 import json
 import logging
 import sqlite3
-from contextlib import closing
 from datetime import datetime
+from typing import get_args
 
 from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QBrush, QColor
@@ -27,13 +27,12 @@ from PyQt5.QtWidgets import (
 
 from pms_core.automation.operation_manager import OperationStatus
 from pms_core.bus import AlarmAcknowledged, AlarmChanged, BrokerStateChanged, LinkStateChanged
-from pms_core.commands import CommandResult
+from pms_core.commands import CommandResult, Source
 from pms_core.history_query import HistoryReader
 from pms_core.runtime import Runtime
-from pms_gui.bridge import DeviceView
 from pms_gui.controls import RESULT_COLOURS
 from pms_gui.i18n import Binder, tr
-from pms_gui.widgets import SEVERITY_COLOURS, active_bits
+from pms_gui.widgets import SEVERITY_COLOURS
 
 log = logging.getLogger(__name__)
 
@@ -120,21 +119,16 @@ class EventsPanel(QWidget):
         split.addWidget(top)
         split.addWidget(bottom)
         split.setSizes([120, 300])
-        # The core's alarm monitor (pms_core.alarms) is the one source of active alarms: device bits and the PMS's own.
-        self._pms_alarms: dict[tuple[str, str], AlarmChanged] = {
-            key: active.event for key, active in runtime.alarms.active.items()
-        }
-        self._device_alarms: dict[str, list[tuple[str, str, str]]] = {}
-        self._alarm_since: dict[tuple[str, str], float] = {}
         self._command_rows: dict[int, QTableWidgetItem] = {}  # command id -> its result cell
         self._mode: str | None = None
         self._state: str | None = None
         self._thresholds: dict[str, float] | None = None
-        self._row_keys: list[tuple[str, str] | None] = []  # per alarm row: (device, alarm) to acknowledge
-        self._unsubscribe = [runtime.bus.subscribe(AlarmAcknowledged, self._acknowledged)] if hasattr(runtime, "bus") else []
+        self._row_keys: list[tuple[str, str]] = []  # per alarm row: (device, alarm) to acknowledge
+        self._unsubscribe = [runtime.bus.subscribe(AlarmAcknowledged, self._acknowledged)]
         self._redraw_alarms()
 
-    def close(self) -> None:
+    def detach(self) -> None:
+        """Stop listening to the bus (the window is closing)."""
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
@@ -147,64 +141,37 @@ class EventsPanel(QWidget):
     def acknowledge_all(self) -> None:
         self._acknowledge(self._row_keys)
 
-    def _acknowledge(self, keys: list[tuple[str, str] | None]) -> None:
-        for key in keys:
-            if key is not None:
-                self.runtime.alarms.acknowledge(key[0], key[1], "gui")
+    def _acknowledge(self, keys: list[tuple[str, str]]) -> None:
+        for device, alarm in keys:
+            self.runtime.alarms.acknowledge(device, alarm, "gui")
 
     def _acknowledged(self, _event: AlarmAcknowledged) -> None:
         self._redraw_alarms()  # bus handler on the loop's thread, which under qasync is the GUI thread
 
-    # --- active alarms ---------------------------------------------------------------------------
-    def device_view(self, view: DeviceView) -> None:
-        """Only without the core's alarm monitor: the device's alarm bits, decoded for display."""
-        if view.snapshot is None or hasattr(self.runtime, "alarms"):
-            return
-        dev = self.runtime.devices[view.name]
-        bits = active_bits(dev.map, view.snapshot.raw)
-        if bits != self._device_alarms.get(view.name):
-            self._device_alarms[view.name] = bits
-            self._redraw_alarms()
-
+    # --- active alarms: the core's alarm monitor is the one list (device bits and the PMS's own) -------------
     def alarm_changed(self, event: AlarmChanged) -> None:
-        key = (event.device_name, event.alarm)
-        if event.active:
-            self._pms_alarms[key] = event
-        else:
-            self._pms_alarms.pop(key, None)
         self._redraw_alarms()
         text = tr("ev.alarm.on" if event.active else "ev.alarm.off", message=event.message)
         self._log(event.timestamp, "kind.alarm", "src.pms", event.device_name, text, tr(f"sev.{event.severity}"),
                   SEVERITY_COLOURS.get(event.severity))  # fmt: skip
 
     def _redraw_alarms(self) -> None:
-        rows: list[tuple[float, str, str, str, tuple[str, str] | None]] = []
-        now = self.runtime.clock.now()
-        seen = set()
-        for key, event in self._pms_alarms.items():
-            rows.append((event.timestamp, event.severity, event.device_name, event.message, key))
-        for device, bits in self._device_alarms.items():
-            for register, name, severity in bits:
-                key = (device, f"{register}:{name}")
-                seen.add(key)
-                since = self._alarm_since.setdefault(key, now)
-                rows.append((since, severity, device, f"{name} ({register})", None))
-        for key in [k for k in self._alarm_since if k not in seen]:
-            del self._alarm_since[key]
         order = {"fault": 0, "warning": 1, "info": 2}
-        rows.sort(key=lambda r: (order.get(r[1], 3), -r[0]))
-        active = self.runtime.alarms.active
+        rows = sorted(
+            self.runtime.alarms.active.items(),
+            key=lambda kv: (order.get(kv[1].event.severity, 3), -kv[1].event.timestamp),
+        )
         self.alarms.setRowCount(len(rows))
         self._row_keys = []
         unacknowledged = 0
-        for i, (since, severity, device, text, key) in enumerate(rows):
-            colour = SEVERITY_COLOURS.get(severity)
-            by = active[key].acknowledged_by if key in active else None
-            unacknowledged += key in active and by is None
-            self.alarms.setItem(i, 0, item(clock_text(since)))
-            self.alarms.setItem(i, 1, item(tr(f"sev.{severity}"), colour, bold=by is None))
-            self.alarms.setItem(i, 2, item(device))
-            self.alarms.setItem(i, 3, item(text, colour))
+        for i, (key, active) in enumerate(rows):
+            event, by = active.event, active.acknowledged_by
+            colour = SEVERITY_COLOURS.get(event.severity)
+            unacknowledged += by is None
+            self.alarms.setItem(i, 0, item(clock_text(event.timestamp)))
+            self.alarms.setItem(i, 1, item(tr(f"sev.{event.severity}"), colour, bold=by is None))
+            self.alarms.setItem(i, 2, item(event.device_name))
+            self.alarms.setItem(i, 3, item(event.message, colour))
             self.alarms.setItem(i, 4, item(tr(f"src.{by}") if by else tr("ev.unacked"), None if by else colour))
             self._row_keys.append(key)
         self.ack_button.setEnabled(unacknowledged > 0)
@@ -216,24 +183,15 @@ class EventsPanel(QWidget):
         if history is None or not history.ok:
             return 0
         reader = HistoryReader(history.path)
-
-        def read() -> list[tuple]:
-            with closing(reader.connect()) as db:
-                return db.execute(
-                    "SELECT ts, kind, source, device, command, params, status, reason, command_id FROM audit "
-                    "ORDER BY id DESC LIMIT ?",
-                    (RECENT_AUDIT,),
-                ).fetchall()
-
         try:
-            entries = await asyncio.get_running_loop().run_in_executor(None, read)
+            entries = await asyncio.get_running_loop().run_in_executor(None, reader.recent_audit, RECENT_AUDIT)
         except (sqlite3.Error, OSError, RuntimeError):
             log.exception("cannot read the recent audit log")
             return 0
         later: dict[tuple, float] = {}  # (id, device, command) -> time of its newest stage (ids restart with the PMS)
         for ts, kind, source, device, command, params, status, reason, command_id in entries:
             key = (command_id, device, command)
-            src = f"src.{source}" if source in ("gui", "mqtt", "auto", "raw") else "src.pms"  # older rows have none
+            src = f"src.{source}" if source in get_args(Source) else "src.pms"  # older rows have none
             if kind == "command" and not (key in later and later[key] - ts < 300):  # newest first: latest stage only
                 later[key] = ts
                 args = ", ".join(f"{k}={v}" for k, v in json.loads(params or "{}").items())

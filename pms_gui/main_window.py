@@ -242,7 +242,6 @@ class MainWindow(QMainWindow):
         panel = self.device_panels.get(view.name)
         if panel is not None:
             panel.show_view(view)
-        self.events.device_view(view)
         self.registers.device_view(view)
         if view.name in self.controls.groups:
             self.controls.groups[view.name].show_view(view)
@@ -348,5 +347,5 @@ class MainWindow(QMainWindow):
     async def shutdown(self) -> None:
         """Stop updating and cancel the console's own tasks (the runtime is stopped by its owner)."""
         self.bridge.close()
-        self.events.close()
+        self.events.detach()
         await self.tasks.cancel_all()
