@@ -27,18 +27,21 @@ class DeviceView:
     """What the console shows of one device: its latest data, link state and age."""
 
     name: str
-    type: str
     state: LinkState
     age: float | None  # plant seconds since the latest snapshot, None before the first
     fresh: bool  # the core's judgement (Device.fresh_snapshot): False = show greyed, with the age
     snapshot: Snapshot | None
     error: str | None
 
+    @property
+    def shown_state(self) -> LinkState:
+        """The link state as shown: online but not fresh is stale."""
+        return "stale" if self.state == "online" and not self.fresh else self.state
+
 
 @dataclass(frozen=True)
 class ClockTick:
     now: float  # plant epoch seconds
-    monotonic: float
 
 
 class Bridge(QObject):
@@ -74,9 +77,7 @@ class Bridge(QObject):
 
     def view(self, name: str) -> DeviceView:
         dev = self.runtime.devices[name]
-        return DeviceView(
-            dev.name, dev.type, dev.state, dev.age(), dev.fresh_snapshot() is not None, dev.snapshot, dev.error
-        )
+        return DeviceView(dev.name, dev.state, dev.age(), dev.fresh_snapshot() is not None, dev.snapshot, dev.error)
 
     def close(self) -> None:
         self._timer.stop()
@@ -102,8 +103,7 @@ class Bridge(QObject):
         self._count += 1
         if self._count % HEARTBEAT_FRAMES == 0:
             self._dirty.update(self.runtime.devices)
-            clock = self.runtime.clock
-            self.ticked.emit(ClockTick(clock.now(), clock.monotonic()))
+            self.ticked.emit(ClockTick(self.runtime.clock.now()))
         if not self._dirty and not self._events:
             return
         self.frames += 1

@@ -55,7 +55,6 @@ def command_label(device: Device, command: str, choice: str | None = None) -> st
 class DeviceControls(QGroupBox):
     def __init__(self, panel: ControlsPanel, device: Device) -> None:
         super().__init__(device.name)
-        self.panel = panel
         self.device = device
         self.binder = Binder()
         self.inputs: list[QWidget] = []

@@ -32,7 +32,7 @@ from pms_core.history_query import HistoryReader
 from pms_core.runtime import Runtime
 from pms_gui.controls import RESULT_COLOURS
 from pms_gui.i18n import Binder, tr
-from pms_gui.widgets import SEVERITY_COLOURS
+from pms_gui.widgets import SEVERITY_COLOURS, STATE_COLOURS
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,6 @@ MAX_LOG = 2000
 RECENT_AUDIT = 200  # audit entries loaded from the history at start
 ALARM_COLUMNS = ("ev.col.time", "ev.col.severity", "ev.col.device", "ev.col.alarm", "ev.col.ack")
 LOG_COLUMNS = ("ev.col.time", "ev.col.kind", "ev.col.source", "ev.col.device", "ev.col.text", "ev.col.result")
-LINK_COLOURS = {"online": "#2e7d32", "stale": "#c98a00", "offline": "#c62828"}
 
 
 def clock_text(epoch: float) -> str:
@@ -243,7 +242,7 @@ class EventsPanel(QWidget):
     def link_changed(self, event: LinkStateChanged) -> None:
         error = f" — {event.error}" if event.error else ""
         self._log(event.since, "kind.link", "src.pms", event.device_name, tr("ev.link", state=tr(f"link.{event.state}"),
-                  error=error), tr(f"link.{event.state}"), LINK_COLOURS[event.state])  # fmt: skip
+                  error=error), tr(f"link.{event.state}"), STATE_COLOURS[event.state])  # fmt: skip
 
     def broker_changed(self, event: BrokerStateChanged) -> None:
         state = tr(f"broker.{event.state}")

@@ -235,7 +235,7 @@ class MainWindow(QMainWindow):
         self.clock_label = QLabel()
         self.clock_label.setObjectName("status:clock")
         bar.addPermanentWidget(self.clock_label)
-        self._ticked(ClockTick(self.runtime.clock.now(), self.runtime.clock.monotonic()))
+        self._ticked(ClockTick(self.runtime.clock.now()))
 
     # --- updates ---------------------------------------------------------------------------------
     def _device_updated(self, view: DeviceView) -> None:
@@ -249,7 +249,7 @@ class MainWindow(QMainWindow):
         self._status_device(view)
 
     def _status_device(self, view: DeviceView) -> None:
-        state = view.state if view.fresh or view.state != "online" else "stale"
+        state = view.shown_state
         colour = STATE_COLOURS[state]
         text = tr("status.device", name=view.name, state=tr(f"link.{state}"), age=age_text(view.age))
         label = self.device_labels[view.name]

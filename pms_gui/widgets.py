@@ -118,10 +118,8 @@ class LinkBanner(QLabel):
         self.setWordWrap(True)
 
     def show_view(self, view: DeviceView) -> None:
-        colour = (
-            STATE_COLOURS[view.state] if view.fresh else STATE_COLOURS["stale" if view.state == "online" else view.state]
-        )
-        state = tr(f"link.{view.state}") if view.state != "online" or view.fresh else tr("link.stale")
+        colour = STATE_COLOURS[view.shown_state]
+        state = tr(f"link.{view.shown_state}")
         text = f"<b>{view.name}</b> &nbsp; <span style='color:{colour}'>● {state}</span>"
         if not view.fresh:
             text += f" &nbsp; <span style='color:{GREY}'>{tr('stale.note', state=state, age=age_text(view.age))}</span>"
@@ -136,7 +134,6 @@ class DevicePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.binder = Binder()
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(8, 6, 8, 6)
         self.banner = LinkBanner()
@@ -162,7 +159,6 @@ class DevicePanel(QWidget):
         raise NotImplementedError
 
     def retranslate(self) -> None:
-        self.binder.retranslate()
         for grid in self.grids:
             grid.binder.retranslate()
         if self.view is not None:
