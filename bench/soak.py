@@ -26,7 +26,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -35,6 +34,7 @@ import yaml
 from bench.polling import free_ports, until
 from pms_core.clock import Clock
 from pms_core.config import load_config
+from pms_core.energy import local_midnight
 from pms_core.runtime import Runtime
 from pms_core.simulator import Simulator
 from tests.broker import Mosquitto, Recorder
@@ -67,10 +67,6 @@ class ExceptionCounter(logging.Handler):
             self.report.exceptions.append(f"{record.name}: {record.getMessage()}")
 
 
-def midnight() -> float:
-    return datetime.now().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-
-
 async def soak(folder: Path, hours: float, speed: float) -> tuple[Report, dict[str, float]]:
     report = Report()
     logging.getLogger().addHandler(ExceptionCounter(report))
@@ -90,7 +86,7 @@ async def soak(folder: Path, hours: float, speed: float) -> tuple[Report, dict[s
         "history": {"path": str(folder / "data" / "history.db")},
     }), encoding="utf-8")  # fmt: skip
     loaded = load_config(config, plant_speed=speed)
-    clock = Clock(speed, start=midnight())
+    clock = Clock(speed, start=local_midnight(time.time()))
     sim = Simulator(loaded, clock)
     runtime = Runtime(loaded, clock)
     await sim.start()

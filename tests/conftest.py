@@ -21,6 +21,7 @@ import qasync  # noqa: E402
 
 from pms_core.clock import Clock  # noqa: E402
 from pms_core.config import LoadedConfig, load_config  # noqa: E402
+from pms_core.energy import local_midnight  # noqa: E402
 from pms_core.runtime import Runtime  # noqa: E402
 from pms_core.simulator import PlantParams, Simulator  # noqa: E402
 from pms_gui import i18n  # noqa: E402
@@ -99,8 +100,17 @@ class Plant:
     def name(self, type_: str) -> str:
         return self.device(type_).name
 
+    def writes(self) -> list[tuple[str, int, int]]:
+        """What the simulated devices accepted, in order: (device type, address, value)."""
+        return [(t, a, v) for _, t, a, v in self.sim.plant.writes]
+
     async def all_online(self, timeout: float = 5.0) -> None:
         await wait_for(lambda: all(d.state == "online" for d in self.runtime.devices.values()), timeout, "all online")
+
+
+def today_at(hour: float = 0.0) -> float:
+    """Epoch seconds of `hour` o'clock today, local time (where accelerated clocks start)."""
+    return local_midnight(time.time()) + hour * 3600
 
 
 @pytest.fixture

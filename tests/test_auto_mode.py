@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pms_core.bus import AlarmChanged
 from pms_core.clock import Clock
 from pms_core.config import load_config
 from pms_core.runtime import Runtime
 from pms_core.simulator import PlantParams
-from tests.conftest import Plant, free_port, wait_for, write_config
+from tests.conftest import Plant, free_port, today_at, wait_for, write_config
 
 START_SEQUENCE = [("PCS", 21), ("PCS", 24), ("DCDC", 100), ("DCDC", 107)]
 LATE = 30.0  # plant seconds a timed write may come late at 1200x (25 ms of real time)
 CHARGE_CYCLE = [("PCS", 20), ("PCS", 21), ("PCS", 1), ("PCS", 22), ("PCS", 20), ("PCS", 24)]
-
-
-def at(hour: float) -> float:
-    day = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    return (day + timedelta(hours=hour)).timestamp()
 
 
 def auto_plant(tmp_path, speed: float, poll: float, hour: float = 9, params: PlantParams | None = None,
@@ -31,15 +26,11 @@ def auto_plant(tmp_path, speed: float, poll: float, hour: float = 9, params: Pla
         for t, p in zip(("BMS", "PCS", "DCDC"), ports(), strict=True)
     ]
     loaded = load_config(write_config(tmp_path, devices=devices, auto_mode=auto), plant_speed=speed)
-    return Plant(loaded, Clock(speed, start=at(hour)), params or PlantParams())
+    return Plant(loaded, Clock(speed, start=today_at(hour)), params or PlantParams())
 
 
 def ports() -> list[int]:
     return [free_port() for _ in range(3)]
-
-
-def device_writes(plant: Plant, since: int = 0) -> list[tuple[float, str, int, int]]:
-    return plant.sim.plant.writes[since:]
 
 
 async def test_a_full_day_runs_start_soc_high_cycles_and_the_charge_cycle(tmp_path):
@@ -54,9 +45,9 @@ async def test_a_full_day_runs_start_soc_high_cycles_and_the_charge_cycle(tmp_pa
         await plant.all_online()
         op = plant.runtime.operation
         assert op.set_mode("auto", source="gui").ok and op.start_auto(source="gui").ok
-        await wait_for(lambda: [(t, a) for _, t, a, _ in device_writes(plant)][-6:] == CHARGE_CYCLE, 90, "charge cycle done")
+        await wait_for(lambda: [(t, a) for t, a, _ in plant.writes()][-6:] == CHARGE_CYCLE, 90, "charge cycle done")
         await wait_for(lambda: plant.runtime.auto.machine.state == "NORMAL", 10, "normal operation")
-        writes = device_writes(plant)
+        writes = plant.sim.plant.writes
     seq = [(t, a) for _, t, a, _ in writes]
     assert seq[:4] == START_SEQUENCE
     cycles = seq[4:-6]
@@ -173,7 +164,7 @@ async def test_resume_on_start_restores_auto_and_runs_the_start_sequence(tmp_pat
         )
         await wait_for(lambda: plant.runtime.auto.machine.state == "NORMAL", 10, "running")
     loaded = plant.runtime.loaded
-    again = Plant(loaded, Clock(20, start=at(10)))
+    again = Plant(loaded, Clock(20, start=today_at(10)))
     async with again:
         await wait_for(lambda: again.runtime.auto.machine.state == "NORMAL", 15, "resumed")
         assert again.runtime.operation.mode == "auto"

@@ -10,10 +10,6 @@ from pms_core.config import load_config
 from tests.conftest import Plant, wait_for, write_config
 
 
-def writes(plant: Plant) -> list[tuple[str, int, int]]:
-    return [(t, a, v) for _, t, a, v in plant.sim.plant.writes]
-
-
 async def test_a_mode_command_is_written_then_confirmed(plant):
     results: list[CommandResult] = []
     plant.runtime.bus.subscribe(CommandResult, results.append)
@@ -23,7 +19,7 @@ async def test_a_mode_command_is_written_then_confirmed(plant):
     final = await plant.runtime.commands.confirmation(result)
     assert final.status == "confirmed" and final.id == result.id
     assert [r.status for r in results] == ["written", "confirmed"]
-    assert writes(plant) == [("PCS", 22, 0x55)]
+    assert plant.writes() == [("PCS", 22, 0x55)]
     assert plant.device("PCS").snapshot.derived["operating_mode"] == "charge"
 
 
@@ -53,10 +49,10 @@ async def test_invalid_commands_are_refused_and_nothing_is_written(plant, device
     name = plant.name(device) if device in ("PCS", "DCDC", "BMS") else device
     result = await plant.runtime.commands.execute(name, command, params, source="mqtt")
     if reason is None:
-        assert result.status == "written" and writes(plant) == [("BMS", 201, 0x50)]
+        assert result.status == "written" and plant.writes() == [("BMS", 201, 0x50)]
         return
     assert result.status == "failed" and reason in result.reason
-    assert writes(plant) == []
+    assert plant.writes() == []
 
 
 async def test_switches_accept_booleans_and_words(plant):
@@ -72,7 +68,7 @@ async def test_raw_writes_only_to_writable_mapped_addresses(plant):
     assert "not a writable register" in (await cmd.write_raw(pcs, 0, 1)).reason  # the rating is read-only
     assert "not a writable register" in (await cmd.write_raw(pcs, 25, 1)).reason  # unmapped
     assert "not a 16-bit register value" in (await cmd.write_raw(pcs, 2, 70000)).reason
-    assert writes(plant) == [("PCS", 2, 55)]
+    assert plant.writes() == [("PCS", 2, 55)]
 
 
 async def test_basic_commands_are_refused_while_auto_runs_then_work_in_basic(plant):
@@ -81,7 +77,7 @@ async def test_basic_commands_are_refused_while_auto_runs_then_work_in_basic(pla
     result = await cmd.execute(pcs, "operation_mode", {"mode": "stop"}, source="gui")
     assert result.status == "failed" and "switch to basic mode" in result.reason
     assert (await cmd.write_raw(pcs, 2, 10)).status == "failed"
-    assert writes(plant) == []
+    assert plant.writes() == []
     assert op.set_mode("manual", source="gui").ok and op.mode == "basic"  # "manual" is "basic"
     result = await cmd.execute(pcs, "operation_mode", {"mode": "stop"}, source="gui")
     assert (await cmd.confirmation(result)).status == "confirmed"

@@ -11,18 +11,14 @@ from pms_core.clock import Clock
 from pms_core.config import load_config
 from pms_core.energy import RESET_READINGS, DailyCounters
 from pms_core.simulator import PlantParams
-from tests.conftest import Plant, wait_for, write_config
+from tests.conftest import Plant, today_at, wait_for, write_config
 
 HOUR = 3600.0
 
 
-def midnight_today() -> float:
-    return datetime.now().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-
-
 def test_a_day_counts_from_its_first_value_and_starts_again_at_midnight():
     day = DailyCounters()
-    t = midnight_today() + 10 * HOUR
+    t = today_at() + 10 * HOUR
     assert day.today(t, {"ac_charge": 1000.0, "ac_discharge": None}) == {"ac_charge": 0.0, "ac_discharge": None}
     assert day.since == t
     assert day.today(t + HOUR, {"ac_charge": 1012.5, "ac_discharge": 40.0}) == {"ac_charge": 12.5, "ac_discharge": 0.0}
@@ -32,7 +28,7 @@ def test_a_day_counts_from_its_first_value_and_starts_again_at_midnight():
 
 def test_one_low_reading_is_not_a_reset_but_a_lasting_drop_is_and_keeps_the_count():
     day = DailyCounters()
-    t = midnight_today() + 10 * HOUR
+    t = today_at() + 10 * HOUR
     day.today(t, {"ac_charge": 1500.0})
     assert day.today(t + 60, {"ac_charge": 1512.5})["ac_charge"] == 12.5
     # kWh wrapped to 0 before the MWh register moved on: one reading 1000 kWh low
@@ -46,7 +42,7 @@ def test_one_low_reading_is_not_a_reset_but_a_lasting_drop_is_and_keeps_the_coun
 
 def test_a_seed_from_the_history_is_the_days_first_value():
     day = DailyCounters()
-    midnight = midnight_today()
+    midnight = today_at()
     day.seed({"ac_charge": 500.0}, since=midnight + 60)
     assert day.today(midnight + 9 * HOUR, {"ac_charge": 530.0, "dc_charge": 7.0}) == {"ac_charge": 30.0, "dc_charge": 0.0}
     assert day.since == midnight + 60
@@ -55,7 +51,7 @@ def test_a_seed_from_the_history_is_the_days_first_value():
 async def test_today_restarts_at_midnight_and_survives_a_restart_of_the_pms(tmp_path, data_folder):
     speed = 300.0  # five plant minutes a second; the PCS polled every 5 plant s
     loaded = load_config(write_config(tmp_path, poll_interval=5), plant_speed=speed)
-    midnight = midnight_today()
+    midnight = today_at()
     lifetime = {"ac_chg": 52_000.0, "ac_dis": 48_000.0, "dc_chg": 53_000.0, "dc_dis": 47_000.0}  # kWh since built
 
     first = Plant(loaded, Clock(speed, start=midnight - 0.25 * HOUR), PlantParams(initial_soc=40))

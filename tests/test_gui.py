@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,7 @@ from pms_gui import i18n
 from pms_gui.app import ErrorReporter, console_settings
 from pms_gui.main_window import MainWindow
 from pms_gui.widgets import DASH
-from tests.conftest import ROOT, Plant, wait_for, write_config
+from tests.conftest import ROOT, Plant, today_at, wait_for, write_config
 
 Scenario = Callable[[], Awaitable[None]]
 
@@ -104,7 +103,7 @@ def test_the_pcs_shows_todays_energy_and_from_when_it_counts(tmp_path, run_qt):
     """A first start at 14:00 without history: today's energy counts from then, and says so."""
 
     async def scenario() -> None:
-        two_pm = datetime.now().replace(hour=14, minute=0, second=0, microsecond=0).timestamp()
+        two_pm = today_at(14)
         plant = gui_plant(tmp_path, Clock(60, start=two_pm), poll_interval=6)  # a plant minute a second
         plant.sim.plant.pcs.energy.update(ac_chg=52_000.0, dc_chg=53_000.0)  # the PCS's lifetime counters
         async with plant:

@@ -26,7 +26,7 @@ from pms_core.history import HISTORY_ALARM, History
 from pms_core.history_query import HistoryReader, downsample
 from pms_core.registers import load_map
 from tests.broker import Recorder
-from tests.conftest import ROOT, Plant, wait_for, write_config
+from tests.conftest import ROOT, Plant, today_at, wait_for, write_config
 from tests.test_mqtt import B, ask
 
 DAY = 86400.0
@@ -45,11 +45,6 @@ def audit(path: Path) -> list[dict]:
         return [dict(r) for r in db.execute("SELECT * FROM audit ORDER BY id")]
 
 
-def local_midnight(days_ago: int = 1) -> float:
-    today = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    return today.timestamp() - days_ago * DAY
-
-
 def read_csv(path: Path) -> list[dict]:
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM"
@@ -59,7 +54,7 @@ def read_csv(path: Path) -> list[dict]:
 # --- a simulated day, polled over TCP, into the history and out as CSV ------------------------------
 async def test_a_simulated_day_round_trips_into_history_and_csv(tmp_path, data_folder):
     speed, poll = 4320.0, 120.0  # a plant day in 20 s, a poll every 2 plant minutes
-    start = local_midnight()
+    start = today_at() - DAY
     loaded = load_config(write_config(tmp_path, poll_interval=poll), plant_speed=speed)
     clock = Clock(speed, start=start)
     async with Plant(loaded, clock) as plant:

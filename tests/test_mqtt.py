@@ -43,10 +43,6 @@ async def ask(rec: Recorder, topic: str, payload, response: str = f"{B}/status/o
     return rec.payloads(response)[before]
 
 
-def writes(plant: Plant) -> list[tuple[str, int, int]]:
-    return [(t, a, v) for _, t, a, v in plant.sim.plant.writes]
-
-
 async def test_online_status_data_messages_and_device_status(site):
     plant, rec = site
     bms, pcs = plant.name("BMS"), plant.name("PCS")
@@ -82,7 +78,7 @@ async def test_mode_switch_and_the_automatic_mode_over_mqtt(site):
     assert (await ask(rec, f"{B}/control/operation_mode", {"mode": "auto"}))["success"]
     answer = await ask(rec, f"{B}/control/auto_mode/start", {"request_id": 7})
     assert answer["success"] and answer["request_id"] == 7
-    await wait_for(lambda: ("PCS", 21, 0x55) in writes(plant), 5, "the start sequence's first write")
+    await wait_for(lambda: ("PCS", 21, 0x55) in plant.writes(), 5, "the start sequence's first write")
     status = rec.payloads(f"{B}/status/operation_mode")[-1]
     assert status["mode"] == "auto" and status["auto_running"] and status["auto_state"] == "STARTING"
     assert status["step"] and status["last_command"]["source"] == "auto"
@@ -108,7 +104,7 @@ async def test_basic_mode_commands_in_both_parameter_styles(site):
     assert answer["success"] and answer["writes"] == [[107, 0x55]]
     answer = await ask(rec, f"{B}/control/basic_mode", {"device_name": pcs, "command": "set_charge_power", "kw": 7.5})
     assert answer["success"] and answer["writes"] == [[1, 75]]
-    assert writes(plant) == [("PCS", 22, 0x55), ("DCDC", 107, 0x55), ("PCS", 1, 75)]
+    assert plant.writes() == [("PCS", 22, 0x55), ("DCDC", 107, 0x55), ("PCS", 1, 75)]
 
     def confirmed(request_id):
         return any(
@@ -122,7 +118,7 @@ async def test_basic_mode_commands_in_both_parameter_styles(site):
     assert not bad["success"] and "'turbo' is not one of" in bad["message"]
     bad = await ask(rec, f"{B}/control/basic_mode", {"device_name": "없는장치", "command": "reset_faults"})
     assert not bad["success"] and "unknown device" in bad["message"]
-    assert len(writes(plant)) == 3
+    assert len(plant.writes()) == 3
 
 
 async def test_thresholds_are_applied_persisted_and_refused_out_of_order(site, data_folder):
@@ -149,7 +145,7 @@ async def test_raw_writes_are_refused_by_default(site):
     payload = {"action": "write_register", "address": 2, "value": 30, "gui_request_id": "r1"}
     answer = await ask(rec, f"{B}/control/{pcs}/command", payload, f"{B}/control/{pcs}/response")
     assert answer == {**answer, "success": False, "request_id": "r1", "device_name": pcs}
-    assert "allow_raw_writes" in answer["message"] and writes(plant) == []
+    assert "allow_raw_writes" in answer["message"] and plant.writes() == []
 
 
 async def test_raw_writes_when_allowed_only_to_writable_mapped_registers(tmp_path, broker):
@@ -160,7 +156,7 @@ async def test_raw_writes_when_allowed_only_to_writable_mapped_registers(tmp_pat
         pcs = plant.name("PCS")
         response = f"{B}/control/{pcs}/response"
         ok = await ask(rec, f"{B}/control/{pcs}/command", {"action": "write_register", "address": 2, "value": 30}, response)
-        assert ok["success"] and writes(plant) == [("PCS", 2, 30)]
+        assert ok["success"] and plant.writes() == [("PCS", 2, 30)]
         for payload, reason in (
             ({"action": "write_register", "address": 0, "value": 1}, "not a writable register"),  # the rating
             ({"action": "write_register", "address": 25, "value": 1}, "not a writable register"),  # unmapped
@@ -170,7 +166,7 @@ async def test_raw_writes_when_allowed_only_to_writable_mapped_registers(tmp_pat
         ):
             answer = await ask(rec, f"{B}/control/{pcs}/command", payload, response)
             assert not answer["success"] and reason in answer["message"]
-        assert writes(plant) == [("PCS", 2, 30)]
+        assert plant.writes() == [("PCS", 2, 30)]
     rec.close()
 
 
@@ -191,7 +187,7 @@ async def test_location_scoped_topics_and_other_locations(tmp_path, broker):
         first = await ask(rec, f"{B}/control/basic_mode", once)
         again = await ask(rec, f"{B}/control/대실마을/basic_mode", once, scoped)
         assert first["success"] and again == first
-        assert writes(plant) == [("BMS", 201, 0x50)]
+        assert plant.writes() == [("BMS", 201, 0x50)]
 
         rec.publish(f"{B}/control/송정마을/operation_mode", {"mode": "auto"})  # another location's
         answer = await ask(rec, f"{B}/control/대실마을/operation_mode", {"mode": "auto"}, scoped)  # ours, after it
@@ -222,13 +218,13 @@ async def test_the_rules_every_handler_follows(site):
     once = {"device_name": bms, "command": "reset_errors", "request_id": "same"}
     first, again = await ask(rec, f"{B}/control/basic_mode", once), await ask(rec, f"{B}/control/basic_mode", once)
     assert first["success"] and again == first
-    assert writes(plant) == [("BMS", 201, 0x50)]  # answered twice, executed once
+    assert plant.writes() == [("BMS", 201, 0x50)]  # answered twice, executed once
 
     rec.publish(f"{B}/control/{bms}/response", {"success": True})  # our own kind of answer: never a command
     count = len(rec.payloads(response))
     assert (await ask(rec, f"{B}/control/auto_mode/status", {}))["success"]
     assert len(rec.payloads(response)) == count + 1  # only the status request was answered
-    assert writes(plant) == [("BMS", 201, 0x50)]
+    assert plant.writes() == [("BMS", 201, 0x50)]
 
 
 async def test_a_retained_command_is_not_replayed_at_connect(tmp_path, broker):
@@ -240,7 +236,7 @@ async def test_a_retained_command_is_not_replayed_at_connect(tmp_path, broker):
         await wait_for(lambda: plant.runtime.mqtt.connected, 10, "connected")
         assert (await ask(rec, f"{B}/control/auto_mode/status", {}))["success"]
         assert [r["command"] for r in rec.payloads(f"{B}/status/operation_mode/response")] == ["auto_mode/status"]
-        assert writes(plant) == []
+        assert plant.writes() == []
     rec.publish(f"{B}/control/basic_mode", b"", retain=True)
     rec.close()
 
@@ -283,4 +279,4 @@ async def test_the_command_line_clients_drive_the_pms(site, broker):
     answer = json.loads(await asyncio.wait_for(sub.stdout.readline(), 10))
     assert await sub.wait() == 0
     assert answer["success"] and answer["request_id"] == "cli"
-    assert writes(plant) == [("PCS", 23, 0x55)]
+    assert plant.writes() == [("PCS", 23, 0x55)]

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from pms_core.clock import Clock
 from pms_core.config import load_config
 from pms_core.simulator import PlantParams
-from tests.conftest import Plant, wait_for, write_config
+from tests.conftest import Plant, today_at, wait_for, write_config
 
 SPEED = 3600  # an hour of plant time per second
 
 
-def at(hour: int) -> float:
-    day = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    return (day + timedelta(hours=hour)).timestamp()
-
-
 async def start(tmp_path, hour: int, **params) -> Plant:
     loaded = load_config(write_config(tmp_path, poll_interval=30), plant_speed=SPEED)
-    plant = Plant(loaded, Clock(SPEED, start=at(hour)), PlantParams(**params))
+    plant = Plant(loaded, Clock(SPEED, start=today_at(hour)), PlantParams(**params))
     await plant.__aenter__()
     await plant.all_online()
     return plant
