@@ -22,7 +22,7 @@ import psutil
 import qasync
 from PyQt5.QtWidgets import QApplication
 
-from bench.polling import ROOT, percentile, until, write_config
+from bench.polling import ROOT, percentile, until, with_simulator, write_config
 from pms_core.clock import Clock
 from pms_core.config import load_config
 from pms_core.runtime import Runtime
@@ -121,7 +121,9 @@ def first_paint() -> dict[str, float]:
         while not shot.exists() and proc.poll() is None and time.monotonic() - start < 30:
             time.sleep(0.005)
         painted = time.monotonic() - start
-        proc.wait(timeout=30)
+        code = proc.wait(timeout=30)
+        if not shot.exists():
+            raise RuntimeError(f"the console painted nothing within {painted:.1f} s (exit code {code})")
     return {"seconds": round(painted, 2), "target_seconds": 2}
 
 
@@ -137,18 +139,7 @@ def on_qasync(coro) -> dict[str, float]:
 
 
 def run_case(seconds: float) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        config = write_config(Path(tmp), 3, 0.5)
-        sim = subprocess.Popen(
-            [sys.executable, "-m", "pms_core.simulator", "--config", str(config)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
-        )  # fmt: skip
-        try:
-            time.sleep(1.5)  # let the servers bind
-            return on_qasync(measure(config, seconds))
-        finally:
-            sim.terminate()
-            sim.wait(timeout=10)
+    return with_simulator(3, 0.5, lambda config: measure(config, seconds), runner=on_qasync)
 
 
 def main(quick: bool = False) -> dict[str, dict[str, float]]:

@@ -133,8 +133,22 @@ def run_case(count: int, interval: float, seconds: float) -> dict[str, float]:
     return with_simulator(count, interval, lambda config: measure(config, seconds))
 
 
-def with_simulator(count: int, interval: float, work) -> dict[str, float]:
-    """Run `work(config)` against `count` simulated devices served by a simulator in another process."""
+def wait_listening(config: Path, timeout: float = 30.0) -> None:
+    """Until every device port of `config` accepts a connection (the simulator process has bound them all)."""
+    deadline = time.monotonic() + timeout
+    for device in load_config(config).devices:
+        while True:
+            try:
+                socket.create_connection((device.ip, device.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the simulator did not listen on {device.ip}:{device.port}") from None
+                time.sleep(0.05)
+
+
+def with_simulator(count: int, interval: float, work, runner=asyncio.run) -> dict[str, float]:
+    """`runner(work(config))` against `count` simulated devices served by a simulator in another process."""
     with tempfile.TemporaryDirectory() as tmp:
         config = write_config(Path(tmp), count, interval)
         sim = subprocess.Popen(
@@ -145,8 +159,8 @@ def with_simulator(count: int, interval: float, work) -> dict[str, float]:
             env=dict(os.environ),
         )
         try:
-            time.sleep(1.5 + count * 0.01)  # let the servers bind
-            return asyncio.run(work(config))
+            wait_listening(config)
+            return runner(work(config))
         finally:
             sim.terminate()
             sim.wait(timeout=10)
