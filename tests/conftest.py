@@ -70,6 +70,15 @@ async def wait_for(predicate: Callable[[], bool], timeout: float, what: str = "c
     return time.monotonic() - start
 
 
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str = "condition") -> None:
+    """wait_for for a test that runs no event loop of its own (the PMS in another thread or process)."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.001)
+
+
 class Plant:
     """The simulator and the PMS runtime on one clock, started and stopped together."""
 

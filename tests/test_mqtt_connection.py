@@ -12,7 +12,7 @@ import pytest
 
 from pms_core.bus import BrokerStateChanged
 from tests.broker import Mosquitto, Recorder
-from tests.conftest import wait_for, write_config
+from tests.conftest import wait_for, wait_until, write_config
 from tests.test_mqtt import B, ask, mqtt_plant
 from tests.test_runner import start
 
@@ -61,10 +61,10 @@ def test_the_last_will_on_a_killed_process_and_offline_on_a_clean_stop(tmp_path,
     rec = Recorder(broker.port, (f"{B}/status",))
     proc = start(config, tmp_path / "data", "--simulate")
     try:
-        _wait(lambda: any(p["status"] == "online" for p in rec.payloads(f"{B}/status")), 20, "online")
+        wait_until(lambda: any(p["status"] == "online" for p in rec.payloads(f"{B}/status")), 20, "online")
         getattr(proc, stop)()
         proc.communicate(timeout=10)
-        _wait(lambda: rec.payloads(f"{B}/status")[-1]["status"] == "offline", 10, "offline on B/status")
+        wait_until(lambda: rec.payloads(f"{B}/status")[-1]["status"] == "offline", 10, "offline on B/status")
         last = rec.payloads(f"{B}/status")[-1]
         assert last["reason"] == reason and last["client_id"] == "pms-proc"
     finally:
@@ -72,14 +72,6 @@ def test_the_last_will_on_a_killed_process_and_offline_on_a_clean_stop(tmp_path,
             proc.send_signal(signal.SIGKILL)
             proc.wait()
         rec.close()
-
-
-def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 @pytest.fixture

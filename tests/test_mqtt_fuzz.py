@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -22,7 +21,7 @@ from hypothesis import strategies as st
 from pms_core.clock import Clock
 from pms_core.config import load_config
 from tests.broker import Mosquitto, Recorder
-from tests.conftest import Plant, wait_for, write_config
+from tests.conftest import Plant, wait_for, wait_until, write_config
 
 B = "pms"
 LOCATION = "대실마을"
@@ -161,11 +160,11 @@ def test_random_control_messages_are_answered_or_ignored_and_nothing_is_written(
         before = len(rec.raw(where)) if where else 0
         rec.publish(topic_, body)
         if where:
-            _wait(lambda w=where, n=before: len(rec.raw(w)) > n, f"an answer on {where} to {topic_} {body!r}")
+            wait_until(lambda w=where, n=before: len(rec.raw(w)) > n, 5, f"an answer on {where} to {topic_} {body!r}")
     sentinel = f"sentinel-{next(counter)}"
     rec.publish(f"{B}/control/auto_mode/status", {"request_id": sentinel})
-    _wait(lambda: any(p.get("request_id") == sentinel for p in rec.payloads(f"{B}/status/operation_mode/response")),
-          "the sentinel's answer")  # fmt: skip
+    wait_until(lambda: any(p.get("request_id") == sentinel for p in rec.payloads(f"{B}/status/operation_mode/response")),
+               5, "the sentinel's answer")  # fmt: skip
 
     ours = sum(1 for t, _ in sent if t.endswith("/response"))  # the recorder hears its own publishes too
     answers = responses(rec) - at_start - ours
@@ -181,14 +180,6 @@ def test_after_the_fuzzing_the_pms_still_publishes_and_wrote_nothing(site):
     plant, rec = site
     assert site_stats["messages"] >= 2000, site_stats  # thousands of random messages went before this test
     data = len(rec.raw(f"{B}/PCS/한자연_PCS/data"))
-    _wait(lambda: len(rec.raw(f"{B}/PCS/한자연_PCS/data")) > data + 3, "data still published")
+    wait_until(lambda: len(rec.raw(f"{B}/PCS/한자연_PCS/data")) > data + 3, 5, "data still published")
     assert plant.sim.plant.writes == [] and plant.runtime.mqtt.connected
     print(f"{site_stats['messages']} random control messages, nothing written")
-
-
-def _wait(predicate, what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.001)
