@@ -197,7 +197,7 @@ async def soak(folder: Path, hours: float, speed: float) -> tuple[Report, dict[s
     jobs = [device_outages(), slow_replies(), broker_restarts(), alarm_bits(), control_messages(), operator(),
             sample_memory()]  # fmt: skip
     try:
-        await until_real(time.monotonic() + 5)  # let everything come up
+        await until(lambda: runtime.mqtt.connected and all(d.state == "online" for d in runtime.devices.values()), 30)
         assert runtime.operation.set_mode("auto", source="gui").ok
         tasks = [asyncio.create_task(j, name=f"soak {i}") for i, j in enumerate(jobs)]
         # Warm-up: the first quarter (SQLite's page caches and the WAL fill up to their bounds).
