@@ -16,7 +16,8 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -31,17 +32,21 @@ from pms_gui.main_window import MainWindow
 from pms_gui.widgets import DASH
 from tests.conftest import ROOT, Plant, today_at, wait_for, write_config
 
-Scenario = Callable[[], Awaitable[None]]
-
 
 def gui_plant(tmp_path: Path, clock: Clock | None = None, **sections) -> Plant:
     return Plant(load_config(write_config(tmp_path, **sections)), clock or Clock())
 
 
-async def open_window(plant: Plant) -> MainWindow:
+@asynccontextmanager
+async def console(plant: Plant) -> AsyncIterator[MainWindow]:
+    """The console on a started plant once every device is online; closed however the test ends."""
+    await plant.all_online()
     window = MainWindow(plant.runtime, console_settings())
     window.show()
-    return window
+    try:
+        yield window
+    finally:
+        await close_window(window)
 
 
 async def close_window(window: MainWindow) -> None:
@@ -57,9 +62,7 @@ def name_of(plant: Plant, kind: str) -> str:
 # --- values everywhere ----------------------------------------------------------------------------
 def test_values_from_the_simulator_appear_in_every_dock(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with gui_plant(tmp_path) as plant, console(plant) as window:
             bms, pcs, dcdc = (window.device_panels[name_of(plant, k)] for k in ("BMS", "PCS", "DCDC"))
             await wait_for(lambda: bms.grid.values["bms.rack_voltage"].text() != DASH, 5, "BMS values")
             assert bms.grid.values["bms.rack_voltage"].text().endswith(" V")
@@ -94,7 +97,6 @@ def test_values_from_the_simulator_appear_in_every_dock(tmp_path, run_qt):
             frames0, t0 = window.bridge.frames, time.monotonic()
             await asyncio.sleep(1.0)
             assert (window.bridge.frames - frames0) <= 10 * (time.monotonic() - t0) + 1
-            await close_window(window)
 
     run_qt(scenario)
 
@@ -106,9 +108,7 @@ def test_the_pcs_shows_todays_energy_and_from_when_it_counts(tmp_path, run_qt):
         two_pm = today_at(14)
         plant = gui_plant(tmp_path, Clock(60, start=two_pm), poll_interval=6)  # a plant minute a second
         plant.sim.plant.pcs.energy.update(ac_chg=52_000.0, dc_chg=53_000.0)  # the PCS's lifetime counters
-        async with plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with plant, console(plant) as window:
             energy = window.device_panels[name_of(plant, "PCS")].grid.values["pcs.energy_ac"]
             since = i18n.tr("pcs.since", time="14:00")
             await wait_for(lambda: energy.text() == f"0.0 / 0.0 kWh ({since})", 5, "today's energy from 14:00")
@@ -116,7 +116,6 @@ def test_the_pcs_shows_todays_energy_and_from_when_it_counts(tmp_path, run_qt):
             await pcs.write_register(1, 300)  # 30.0 kW
             await pcs.write_register(22, 0x55)  # charge: 0.5 kWh a plant minute
             await wait_for(lambda: float(energy.text().split(" / ")[0]) >= 1.0, 10, "charged energy counted")
-            await close_window(window)
 
     run_qt(scenario)
 
@@ -124,9 +123,7 @@ def test_the_pcs_shows_todays_energy_and_from_when_it_counts(tmp_path, run_qt):
 # --- basic-mode controls ---------------------------------------------------------------------------
 def test_pcs_charge_is_confirmed_then_written_and_shows_confirmed(tmp_path, run_qt, qtbot):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with gui_plant(tmp_path) as plant, console(plant) as window:
             pcs = name_of(plant, "PCS")
             group = window.controls.groups[pcs]
             qtbot.mouseClick(group.buttons["operation_mode.charge"], Qt.LeftButton)
@@ -141,16 +138,13 @@ def test_pcs_charge_is_confirmed_then_written_and_shows_confirmed(tmp_path, run_
             await wait_for(lambda: any(i18n.tr("result.confirmed") in r[5] for r in window.events.rows()), 5, "logged")
             row = next(r for r in window.events.rows() if r[1] == i18n.tr("kind.command"))
             assert row[2] == i18n.tr("src.gui") and row[3] == pcs and "22=0x55" in row[4]
-            await close_window(window)
 
     run_qt(scenario)
 
 
 def test_set_point_boxes_start_at_the_devices_values_and_then_keep_the_operators(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with gui_plant(tmp_path) as plant, console(plant) as window:
             pcs, dcdc = window.controls.groups[name_of(plant, "PCS")], window.controls.groups[name_of(plant, "DCDC")]
             sim = plant.sim.plant
             held = {pcs.spins["set_charge_power"]: sim.pcs.charge_kw, pcs.spins["set_discharge_power"]: sim.pcs.discharge_kw,
@@ -164,16 +158,13 @@ def test_set_point_boxes_start_at_the_devices_values_and_then_keep_the_operators
             frames = window.bridge.frames
             await wait_for(lambda: window.bridge.frames > frames + 1, 5, "shown")
             assert pcs.spins["set_charge_power"].value() == 7.5
-            await close_window(window)
 
     run_qt(scenario)
 
 
 def test_a_refused_confirmation_writes_nothing(tmp_path, run_qt, qtbot):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with gui_plant(tmp_path) as plant, console(plant) as window:
             group = window.controls.groups[name_of(plant, "DCDC")]
             qtbot.mouseClick(group.buttons["operation_mode.solar"], Qt.LeftButton)
             dialog = window.controls.dialog
@@ -182,16 +173,13 @@ def test_a_refused_confirmation_writes_nothing(tmp_path, run_qt, qtbot):
             await asyncio.sleep(0.3)  # nothing may happen: give a write the time it would take
             assert plant.sim.plant.writes == []
             assert len(window.tasks) == 0
-            await close_window(window)
 
     run_qt(scenario)
 
 
 def test_buttons_are_disabled_while_the_automatic_mode_is_on(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with gui_plant(tmp_path) as plant, console(plant) as window:
             buttons = [w for g in window.controls.groups.values() for w in g.inputs]
             assert buttons and all(b.isEnabled() for b in buttons)
             assert plant.runtime.operation.set_mode("auto", source="mqtt").ok  # as a remote command would
@@ -201,7 +189,6 @@ def test_buttons_are_disabled_while_the_automatic_mode_is_on(tmp_path, run_qt):
             window.auto.mode_buttons["basic"].click()  # the operator switches back in the panel
             assert plant.runtime.operation.mode == "basic"
             await wait_for(lambda: all(b.isEnabled() for b in buttons), 2, "controls enabled")
-            await close_window(window)
 
     run_qt(scenario)
 
@@ -212,9 +199,7 @@ def test_an_automatic_start_from_outside_shows_in_the_auto_panel_step_by_step(tm
 
     async def scenario() -> None:
         plant = gui_plant(tmp_path, auto_mode={"command_interval": 1})
-        async with plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with plant, console(plant) as window:
             panel = window.auto
             seen: list[int] = []  # the active step, each time it changes
             states: set[str] = set()
@@ -237,32 +222,26 @@ def test_an_automatic_start_from_outside_shows_in_the_auto_panel_step_by_step(tm
             assert any(i18n.tr("state.STARTING") in text for text in log)
             assert [r[2] for r in window.events.rows() if r[1] == i18n.tr("kind.command")][:1] == [i18n.tr("src.auto")]
             op.set_mode("basic", source="gui")
-            await close_window(window)
 
     run_qt(scenario)
 
 
 def test_a_countdown_shows_while_a_step_waits(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path, auto_mode={"command_interval": 30}) as plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with gui_plant(tmp_path, auto_mode={"command_interval": 30}) as plant, console(plant) as window:
             op = plant.runtime.operation
             assert op.set_mode("auto", source="gui").ok and op.start_auto(source="gui").ok
             await wait_for(lambda: plant.runtime.auto.machine.waiting == "gap", 10, "waiting for the next step")
             await wait_for(lambda: "초" in window.auto.countdown.text(), 3, "countdown")
             assert window.auto.chips[1].property("phase") == "active"
             op.set_mode("basic", source="gui")
-            await close_window(window)
 
     run_qt(scenario)
 
 
 def test_thresholds_are_validated_by_the_core_and_show_their_source(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with gui_plant(tmp_path) as plant, console(plant) as window:
             panel = window.auto
             panel.spins["soc_low_threshold"].setValue(30.0)  # above the charge-stop threshold (25): refused
             panel.apply()
@@ -273,7 +252,6 @@ def test_thresholds_are_validated_by_the_core_and_show_their_source(tmp_path, ru
             assert plant.runtime.settings.current.soc_low_threshold == 10.0
             await wait_for(lambda: panel.sources["soc_low_threshold"].text() == i18n.tr("source.saved"), 2, "source")
             await wait_for(lambda: window.trends.threshold_lines["soc_low_threshold"].value() == 10.0, 2, "line")
-            await close_window(window)
 
     run_qt(scenario)
 
@@ -281,9 +259,7 @@ def test_thresholds_are_validated_by_the_core_and_show_their_source(tmp_path, ru
 # --- links ----------------------------------------------------------------------------------------
 def test_a_silent_then_stopped_server_turns_its_dock_stale_then_offline(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with gui_plant(tmp_path) as plant, console(plant) as window:
             name = name_of(plant, "DCDC")
             panel, label = window.device_panels[name], window.device_labels[name]
             await wait_for(lambda: panel.grid.values["dcdc.state"].text() != DASH, 5, "DC-DC values")
@@ -300,7 +276,6 @@ def test_a_silent_then_stopped_server_turns_its_dock_stale_then_offline(tmp_path
                 lambda: any(r[1] == i18n.tr("kind.link") and r[3] == name for r in window.events.rows()), 3, "log"
             )
             assert window.device_labels[name_of(plant, "BMS")].property("link_state") == "online"
-            await close_window(window)
 
     run_qt(scenario)
 
@@ -332,9 +307,7 @@ def test_the_language_switches_every_visible_string(tmp_path, run_qt):
     assert set(i18n.KO) == set(i18n.EN), "both languages have every string"
 
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with gui_plant(tmp_path) as plant, console(plant) as window:
             pcs = window.device_panels[name_of(plant, "PCS")]
             await wait_for(lambda: pcs.mode.text() == "정지", 5, "PCS mode in Korean")
             assert window.docks["dock_bms"].windowTitle() == "배터리 (BMS)"
@@ -350,16 +323,13 @@ def test_the_language_switches_every_visible_string(tmp_path, run_qt):
             window.set_language("ko")
             assert window.docks["dock_bms"].windowTitle() == "배터리 (BMS)"
             assert group.buttons["operation_mode.charge"].text() == "충전 (22)"
-            await close_window(window)
 
     run_qt(scenario)
 
 
 def test_closing_while_auto_runs_asks_first(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path, auto_mode={"command_interval": 30}) as plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with gui_plant(tmp_path, auto_mode={"command_interval": 30}) as plant, console(plant) as window:
             closed = []
             window.closed.connect(lambda: closed.append(True))
             op = plant.runtime.operation
@@ -372,16 +342,13 @@ def test_closing_while_auto_runs_asks_first(tmp_path, run_qt):
             window.close_dialog.button(QMessageBox.Yes).click()
             assert closed and not window.isVisible()
             op.set_mode("basic", source="gui")
-            await close_window(window)
 
     run_qt(scenario)
 
 
 def test_an_unexpected_error_is_shown_and_the_console_keeps_running(tmp_path, run_qt, caplog):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with gui_plant(tmp_path) as plant, console(plant) as window:
             reporter = ErrorReporter()
             reporter.install(asyncio.get_running_loop())
             reporter.show = window.show_error
@@ -399,7 +366,6 @@ def test_an_unexpected_error_is_shown_and_the_console_keeps_running(tmp_path, ru
                 await wait_for(lambda: window.bridge.frames > frames + 2, 3, "still updating")
             finally:
                 reporter.uninstall()
-            await close_window(window)
 
     run_qt(scenario)
 
@@ -429,9 +395,7 @@ def test_screenshot_saves_the_whole_window_and_exits_cleanly(tmp_path):
 
 def test_a_device_alarm_shows_with_its_severity_in_the_alarm_list(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with gui_plant(tmp_path) as plant, console(plant) as window:
             plant.sim.set_bits(name_of(plant, "PCS"), "trip_1", 1 << 15)  # Emergency Stop, a fault
             table = window.events.alarms
 
@@ -440,6 +404,5 @@ def test_a_device_alarm_shows_with_its_severity_in_the_alarm_list(tmp_path, run_
 
             await wait_for(shown, 5, "the trip in the active alarms")
             assert table.item(0, 1).text() == i18n.tr("sev.fault")
-            await close_window(window)
 
     run_qt(scenario)

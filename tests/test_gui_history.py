@@ -11,7 +11,7 @@ from PyQt5.QtCore import Qt
 from pms_core.clock import Clock
 from pms_gui import i18n
 from tests.conftest import Plant, wait_for
-from tests.test_gui import close_window, gui_plant, open_window
+from tests.test_gui import console, gui_plant
 
 
 def test_trends_are_backfilled_from_history_with_the_restart_as_a_gap(tmp_path, run_qt):
@@ -24,9 +24,7 @@ def test_trends_are_backfilled_from_history_with_the_restart_as_a_gap(tmp_path, 
             await wait_for(lambda: soc.snapshot.timestamp > start + 2.0, 5, "two seconds of polls")
             stopped_at = first.runtime.clock.now()
         loaded = first.runtime.loaded
-        async with Plant(loaded, first.clock) as plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with Plant(loaded, first.clock) as plant, console(plant) as window:
             opened = plant.runtime.clock.now()
             ring = window.trends.ring
             await wait_for(lambda: ring.count and ring.last(ring.count)[0][0] < stopped_at, 5, "the backfill")
@@ -37,16 +35,13 @@ def test_trends_are_backfilled_from_history_with_the_restart_as_a_gap(tmp_path, 
             between = (t > stopped_at) & (t < opened)
             assert np.isnan(y[0][between]).any() or not between.any()  # the restart: no line across it
             assert np.all(np.diff(t) > 0)
-            await close_window(window)
 
     run_qt(scenario)
 
 
 def test_alarm_acknowledged_from_the_console_is_journalled_as_gui(tmp_path, run_qt, qtbot):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with gui_plant(tmp_path) as plant, console(plant) as window:
             pcs = plant.name("PCS")
             table = window.events.alarms
             assert not window.events.ack_button.isEnabled()
@@ -65,7 +60,6 @@ def test_alarm_acknowledged_from_the_console_is_journalled_as_gui(tmp_path, run_
             with sqlite3.connect(plant.runtime.history.path) as db:
                 by = db.execute("SELECT acknowledged_by FROM alarms WHERE alarm='trip_1.0'").fetchall()
             assert by == [("gui",)]
-            await close_window(window)
 
     run_qt(scenario)
 
@@ -77,34 +71,35 @@ def test_file_export_csv_runs_off_the_gui_thread_with_progress(tmp_path, run_qt,
             bms = plant.device("BMS")
             first = bms.snapshot.timestamp
             await wait_for(lambda: bms.snapshot.timestamp > first + 1.0, 5, "a second of polls")
-            window = await open_window(plant)
-            action = next(a for a in window.menuBar().actions()[0].menu().actions() if a.objectName() == "action_export_csv")
-            action.trigger()
-            dialog = window.export_dialog
-            assert dialog is not None and dialog.isVisible()
-            await wait_for(lambda: dialog.series.count() > 10, 5, "the series list from the history")
-            for i in range(dialog.series.count()):  # only SOC
-                entry = dialog.series.item(i)
-                entry.setCheckState(Qt.Checked if entry.text() == "battery_soc" else Qt.Unchecked)
-            out = tmp_path / "console.csv"
-            dialog.path.setText(str(out))
-            done: list[tuple[int, str]] = []
-            dialog.finished_export.connect(lambda rows, message: done.append((rows, message)))
-            qtbot.mouseClick(dialog.start_button, Qt.LeftButton)
-            await wait_for(lambda: bool(done), 10, "the export")
-            rows, message = done[0]
-            assert rows >= 3 and str(out) in message and dialog.bar.value() == 1000
-            lines = out.read_bytes().decode("utf-8-sig").splitlines()
-            assert lines[0] == "timestamp,device,key,value,unit" and len(lines) == rows + 1
-            assert all(",battery_soc," in line and line.endswith(",%") for line in lines[1:])
-            # the alarm journal, same dialog
-            dialog.what.setCurrentIndex(1)
-            assert not dialog.series.isEnabled()
-            done.clear()
-            qtbot.mouseClick(dialog.start_button, Qt.LeftButton)
-            await wait_for(lambda: bool(done), 10, "the alarm export")
-            assert out.read_bytes().decode("utf-8-sig").startswith("raised_at,device,alarm,code,severity,message")
-            dialog.close()
-            await close_window(window)
+            async with console(plant) as window:
+                action = next(
+                    a for a in window.menuBar().actions()[0].menu().actions() if a.objectName() == "action_export_csv"
+                )
+                action.trigger()
+                dialog = window.export_dialog
+                assert dialog is not None and dialog.isVisible()
+                await wait_for(lambda: dialog.series.count() > 10, 5, "the series list from the history")
+                for i in range(dialog.series.count()):  # only SOC
+                    entry = dialog.series.item(i)
+                    entry.setCheckState(Qt.Checked if entry.text() == "battery_soc" else Qt.Unchecked)
+                out = tmp_path / "console.csv"
+                dialog.path.setText(str(out))
+                done: list[tuple[int, str]] = []
+                dialog.finished_export.connect(lambda rows, message: done.append((rows, message)))
+                qtbot.mouseClick(dialog.start_button, Qt.LeftButton)
+                await wait_for(lambda: bool(done), 10, "the export")
+                rows, message = done[0]
+                assert rows >= 3 and str(out) in message and dialog.bar.value() == 1000
+                lines = out.read_bytes().decode("utf-8-sig").splitlines()
+                assert lines[0] == "timestamp,device,key,value,unit" and len(lines) == rows + 1
+                assert all(",battery_soc," in line and line.endswith(",%") for line in lines[1:])
+                # the alarm journal, same dialog
+                dialog.what.setCurrentIndex(1)
+                assert not dialog.series.isEnabled()
+                done.clear()
+                qtbot.mouseClick(dialog.start_button, Qt.LeftButton)
+                await wait_for(lambda: bool(done), 10, "the alarm export")
+                assert out.read_bytes().decode("utf-8-sig").startswith("raised_at,device,alarm,code,severity,message")
+                dialog.close()
 
     run_qt(scenario)

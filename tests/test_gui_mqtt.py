@@ -7,16 +7,14 @@ from pms_core.config import load_config
 from pms_gui import i18n
 from tests.broker import Recorder
 from tests.conftest import Plant, wait_for, write_config
-from tests.test_gui import close_window, open_window
+from tests.test_gui import console
 from tests.test_mqtt import B, ask
 
 
 def test_an_automatic_start_sent_over_mqtt_shows_in_the_auto_panel_step_by_step(tmp_path, run_qt, broker):
     async def scenario() -> None:
         config = write_config(tmp_path, mqtt={"port": broker.port}, auto_mode={"command_interval": 1})
-        async with Plant(load_config(config), Clock(), mqtt=True) as plant:
-            await plant.all_online()
-            window = await open_window(plant)
+        async with Plant(load_config(config), Clock(), mqtt=True) as plant, console(plant) as window:
             shown = i18n.tr("status.broker", state=i18n.tr("broker.connected"))
             await wait_for(lambda: shown in window.broker_label.text(), 10, "the broker shown connected")
             rec = Recorder(broker.port, (f"{B}/#",))
@@ -47,6 +45,5 @@ def test_an_automatic_start_sent_over_mqtt_shows_in_the_auto_panel_step_by_step(
             assert (await ask(rec, f"{B}/control/operation_mode", {"mode": "basic"}))["success"]
             await wait_for(window.auto.mode_buttons["basic"].isChecked, 3, "basic mode shown")
             rec.close()
-            await close_window(window)
 
     run_qt(scenario)
