@@ -1,7 +1,8 @@
 """Alarms: the maps' alarm, trip, warning and fault bits -> raised and cleared alarms.
 
-Every bit of a register whose role is `alarm`, and every `warning` or `fault`
-bit of a status register, is an alarm named `<register>.<bit>`; its message
+Which bits are alarms is one rule (`Register.alarm_bits`): every bit of an
+alarm register, and every `warning` or `fault` bit of a status register. Each
+is an alarm named `<register>.<bit>`; its message
 is the bit's name in the map and its code the datasheet address
 (`IR24.0`: input register 24, bit 0). The monitor also keeps the PMS's own
 alarms (the automatic mode's HOLD and FAULT), so `active` is the whole list
@@ -35,14 +36,12 @@ class AlarmBit:
 def alarm_bits(device_map: DeviceMap) -> dict[str, tuple[AlarmBit, ...]]:
     """Per register name, the bits that are alarms."""
     out: dict[str, tuple[AlarmBit, ...]] = {}
-    for name, reg in device_map.registers.items():
-        bits = tuple(
+    for name, bits in device_map.alarm_bits().items():
+        reg = device_map.registers[name]
+        out[name] = tuple(
             AlarmBit(name, bit, f"{name}.{bit}", f"{TABLE_CODE[reg.table]}{reg.address}.{bit}", d.severity, d.name)
-            for bit, d in sorted(reg.bits.items())
-            if reg.role == "alarm" or d.severity != "info"
+            for bit, d in bits
         )
-        if bits:
-            out[name] = bits
     return out
 
 

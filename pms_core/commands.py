@@ -21,11 +21,12 @@ from pms_core.bus import Bus, Snapshot
 from pms_core.clock import Clock
 from pms_core.devices import Device
 from pms_core.modbus import LinkError
-from pms_core.registers import Command, Confirm, Register, Write
+from pms_core.registers import Command, Confirm, Effect, Register, Write
 
 log = logging.getLogger(__name__)
 
-Source = Literal["gui", "mqtt", "auto", "raw"]
+# "interlock": the PMS itself, enforcing an interlock (pms_core/interlocks.py) in any mode
+Source = Literal["gui", "mqtt", "auto", "raw", "interlock"]
 Status = Literal["written", "confirmed", "unconfirmed", "failed"]
 CONFIRM_POLLS = 3
 TRUE_WORDS = {"true": True, "on": True, "1": True, "false": False, "off": False, "0": False}
@@ -57,7 +58,7 @@ class CommandResult:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class Plan:
     """What a validated command will write and how the device will show it took effect."""
 
     writes: tuple[tuple[int, int], ...]
@@ -66,16 +67,21 @@ class _Plan:
     readback: Register | None = None  # set-points: the register must read back the written value
     timeout: float = 10.0
     label: str = ""
+    effect: Effect = "energize"  # what it does to the plant, for the interlocks
 
 
 @dataclass
 class _Pending:
     result: CommandResult
-    plan: _Plan
+    plan: Plan
     done: asyncio.Future[CommandResult] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 def gate_nothing(source: Source) -> str | None:
+    return None
+
+
+def no_interlock(device: Device, effect: Effect) -> str | None:
     return None
 
 
@@ -86,6 +92,9 @@ class CommandService:
         self.clock = clock
         # Set by the operation manager: returns why `source` may not command now, or None.
         self.gate: Callable[[Source], str | None] = gate_nothing
+        # Set by the interlocks: why a write with this effect may not go to the device now, or None.
+        self.interlock: Callable[[Device, Effect], str | None] = no_interlock
+        self._closed = False
         self._locks = {name: asyncio.Lock() for name in devices}
         self._ids = itertools.count(1)
         # (device name, command) -> the command awaiting confirmation: a newer mode command supersedes
@@ -130,7 +139,12 @@ class CommandService:
             return self._finish(replace(result, reason=f"address {address} is not a writable register of {device_name}"))
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0xFFFF:
             return self._finish(replace(result, reason=f"value {value!r} is not a 16-bit register value (0..65535)"))
-        plan = _Plan(((address, value),), readback=reg if reg.readable else None, label=f"{reg.name}={value}")
+        plan = Plan(
+            ((address, value),),
+            readback=reg if reg.readable else None,
+            label=f"{reg.name}={value}",
+            effect=device.map.effect_of_write(address, value),
+        )
         return await self._write(device, result, plan)
 
     async def confirmation(self, result: CommandResult) -> CommandResult:
@@ -138,14 +152,16 @@ class CommandService:
         pending = next((p for p in self._confirming.values() if p.result.id == result.id), None)
         return result if pending is None else await asyncio.shield(pending.done)
 
-    def plan(self, device: Device, command: str, params: dict[str, Any]) -> _Plan:
+    def plan(self, device: Device, command: str, params: dict[str, Any]) -> Plan:
         """Validate a named command against the map; CommandRejected says what is wrong."""
         spec = device.map.commands.get(command)
         if spec is None:
             known = ", ".join(sorted(device.map.commands)) or "none"
             raise CommandRejected(f"{device.name} ({device.type}) has no command {command!r}; known: {known}")
         if spec.address is not None and spec.value is not None:
-            return _Plan(((spec.address, spec.value),), label=f"{command} ({spec.address}={spec.value:#x})")
+            return Plan(
+                ((spec.address, spec.value),), label=f"{command} ({spec.address}={spec.value:#x})", effect=spec.fixed_effect
+            )
         assert spec.param is not None
         if spec.param not in params:
             raise CommandRejected(f"{command} needs params.{spec.param}")
@@ -155,28 +171,31 @@ class CommandService:
         return self._plan_setpoint(device, command, spec, arg)
 
     async def stop(self) -> None:
+        """Nothing more is written (a command racing the shutdown is refused), pending confirmations end."""
+        self._closed = True
         for task in list(self._confirm_tasks):
             task.cancel()
         await asyncio.gather(*self._confirm_tasks, return_exceptions=True)
 
     # --- validation -------------------------------------------------------------------
     @staticmethod
-    def _plan_choice(device: Device, command: str, spec: Command, arg: Any) -> _Plan:
+    def _plan_choice(device: Device, command: str, spec: Command, arg: Any) -> Plan:
         key = arg
         if set(spec.choices) == {"on", "off"}:
             key = _switch(arg, spec.param or "")
         if not isinstance(key, str) or key not in spec.choices:
             raise CommandRejected(f"{command}: {spec.param} {arg!r} is not one of {', '.join(spec.choices)}")
         write: Write = spec.choices[key]
-        return _Plan(
+        return Plan(
             ((write.address, write.value),),
             confirm=write.confirm,
             confirm_register=device.map.registers[write.confirm.register_name] if write.confirm else None,
             timeout=write.timeout,
             label=f"{command} {key} ({write.address}={write.value:#x})",
+            effect=write.effect,
         )
 
-    def _plan_setpoint(self, device: Device, command: str, spec: Command, arg: Any) -> _Plan:
+    def _plan_setpoint(self, device: Device, command: str, spec: Command, arg: Any) -> Plan:
         if isinstance(arg, bool) or not isinstance(arg, (int, float)):
             raise CommandRejected(f"{command}: {spec.param} must be a number, got {arg!r}")
         reg = device.map.registers[spec.register_name or ""]
@@ -199,15 +218,22 @@ class CommandService:
             raise CommandRejected(f"{command}: {exc}") from None
         if len(words) != 1:
             raise CommandRejected(f"{command}: {reg.name} needs {len(words)} registers; the devices take one 0x06 write")
-        return _Plan(
-            ((reg.address, words[0]),), readback=reg, label=f"{command} {arg} {reg.unit} ({reg.address}={words[0]})"
+        return Plan(
+            ((reg.address, words[0]),),
+            readback=reg,
+            label=f"{command} {arg} {reg.unit} ({reg.address}={words[0]})",
+            effect="setting",
         )
 
     # --- writing and confirming --------------------------------------------------------
-    async def _write(self, device: Device, result: CommandResult, plan: _Plan) -> CommandResult:
+    async def _write(self, device: Device, result: CommandResult, plan: Plan) -> CommandResult:
         async with self._locks[device.name]:
-            # Gate inside the lock: a stop that arrives while we waited wins.
-            refusal = self.gate(result.source)
+            # Gates inside the lock: a stop or an interlock that arrives while we waited wins.
+            refusal = (
+                ("the PMS is shutting down" if self._closed else None)
+                or self.gate(result.source)
+                or self.interlock(device, plan.effect)
+            )
             if refusal:
                 return self._finish(replace(result, reason=refusal))
             if device.state == "offline":
@@ -226,7 +252,7 @@ class CommandService:
                 self._await_confirmation(device, written, plan)
             return self._finish(written, plan.label)
 
-    def _await_confirmation(self, device: Device, written: CommandResult, plan: _Plan) -> None:
+    def _await_confirmation(self, device: Device, written: CommandResult, plan: Plan) -> None:
         key = (device.name, written.command)
         superseded = self._confirming.get(key)
         if superseded and not superseded.done.done():
@@ -250,7 +276,7 @@ class CommandService:
         for key, pending in list(self._confirming.items()):
             if key[0] != snap.device_name or pending.done.done() or snap.monotonic <= (pending.result.acked_at or 0):
                 continue  # only data polled after the acknowledgement can confirm
-            if _shows(snap, pending.plan):
+            if shows(snap, pending.plan):
                 self._settle(key, pending, "confirmed", None)
 
     def _settle(self, key: tuple[str, str], pending: _Pending, status: Status, reason: str | None) -> None:
@@ -288,14 +314,10 @@ def _switch(arg: Any, param: str) -> str:
     raise CommandRejected(f"{param} must be true or false, got {arg!r}")
 
 
-def _shows(snap: Snapshot, plan: _Plan) -> bool:
+def shows(snap: Snapshot, plan: Plan) -> bool:
     if plan.readback is not None:
         return snap.raw.get(plan.readback.name) == plan.writes[-1][1]
     conf, reg = plan.confirm, plan.confirm_register
     assert conf is not None and reg is not None
     raw = snap.raw.get(reg.name)
-    if raw is None:
-        return False
-    if conf.bit is not None:
-        return (raw >> conf.bit & 1) == conf.value
-    return reg.fields[conf.field or ""].extract(raw) == conf.value
+    return raw is not None and conf.shown(reg, raw)

@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 RegisterType = Literal["uint16", "int16", "uint32", "int32", "bitmask"]
 Table = Literal["holding", "input"]
 Severity = Literal["info", "warning", "fault"]
+# What a command does to the plant, for the interlocks (pms_core/interlocks.py): an interlock names the effects it
+# still allows. A command the map does not describe counts as `energize`, the most restricted.
+Effect = Literal["stop", "reset", "standby", "energize", "setting"]
+BIT_ID = r"^[a-z][a-z0-9_]*$"
 
 WORDS = {"uint16": 1, "int16": 1, "bitmask": 1, "uint32": 2, "int32": 2}
 MAX_BLOCK = 125  # Modbus limit for one read request
@@ -32,6 +36,7 @@ class _Strict(BaseModel):
 
 
 class BitDef(_Strict):
+    id: str = Field(pattern=BIT_ID)  # what the code looks a bit up by (`Register.flag`), never its number
     name: str
     severity: Severity
 
@@ -106,7 +111,26 @@ class Register(_Strict):
             raise ValueError("bits and fields need type 'bitmask'")
         if self.unavailable is not None and not 0 <= self.unavailable < (1 << width):
             raise ValueError(f"unavailable {self.unavailable} does not fit {self.type}")
+        ids = [d.id for d in self.bits.values()]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"bit ids must be unique within a register: {sorted(i for i in ids if ids.count(i) > 1)}")
         return self
+
+    # --- named bits ----------------------------------------------------------------------
+    def bit_of(self, flag_id: str) -> int:
+        """The bit number of the bit named `flag_id`; KeyError names the register when there is none."""
+        for bit, d in self.bits.items():
+            if d.id == flag_id:
+                return bit
+        raise KeyError(f"{self.name} has no bit {flag_id!r}")
+
+    def flag(self, raw: int, flag_id: str) -> bool:
+        return bool(raw >> self.bit_of(flag_id) & 1)
+
+    def alarm_bits(self) -> list[tuple[int, BitDef]]:
+        """The one rule for what is an alarm: every bit of an alarm register, and the warning and fault bits of
+        a status register (the PCS's total fault, the DC-DC's total fail)."""
+        return [(b, d) for b, d in sorted(self.bits.items()) if self.role == "alarm" or d.severity != "info"]
 
     # --- decoding and encoding -------------------------------------------------
     def raw_from_words(self, words: Sequence[int]) -> int:
@@ -163,23 +187,29 @@ class Register(_Strict):
 
 
 class Confirm(_Strict):
-    """How the device shows that a command took effect."""
+    """How the device shows that a command took effect: a multi-bit field's value, or a named bit's."""
 
     register_name: str = Field(alias="register")
     field: str | None = None
-    bit: int | None = Field(default=None, ge=0, le=31)
+    flag: str | None = None
     value: int
 
     @model_validator(mode="after")
     def _one(self) -> Confirm:
-        if (self.field is None) == (self.bit is None):
-            raise ValueError("confirm needs exactly one of 'field' and 'bit'")
+        if (self.field is None) == (self.flag is None):
+            raise ValueError("confirm needs exactly one of 'field' and 'flag'")
         return self
+
+    def shown(self, register: Register, raw: int) -> bool:
+        if self.flag is not None:
+            return register.flag(raw, self.flag) == bool(self.value)
+        return register.fields[self.field or ""].extract(raw) == self.value
 
 
 class Write(_Strict):
     address: int = Field(ge=0, le=65535)
     value: int = Field(ge=0, le=65535)
+    effect: Effect = "energize"
     confirm: Confirm | None = None
     timeout: float = Field(default=10.0, gt=0)
 
@@ -191,6 +221,7 @@ class Command(_Strict):
     param: str | None = None
     address: int | None = Field(default=None, ge=0, le=65535)
     value: int | None = Field(default=None, ge=0, le=65535)
+    effect: Effect | None = None  # of a fixed write (a choice has its own; a set-point is a setting)
     choices: dict[str, Write] = {}
     register_name: str | None = Field(default=None, alias="register")
     min: float | None = None
@@ -205,7 +236,13 @@ class Command(_Strict):
             raise ValueError("a command is exactly one of: address+value, choices, register (set-point)")
         if (self.choices or self.register_name) and not self.param:
             raise ValueError("a command with choices or a set-point needs 'param'")
+        if self.effect is not None and not fixed:
+            raise ValueError("'effect' belongs to a fixed write; choices carry their own, a set-point is a setting")
         return self
+
+    @property
+    def fixed_effect(self) -> Effect:
+        return self.effect or "energize"
 
 
 class DeviceMapModel(_Strict):
@@ -248,12 +285,29 @@ class DeviceMap:
         }
         self.commands = model.commands
         self.read_plan: tuple[Block, ...] = plan_reads(self.registers.values())
+        self._alarm_bits = {name: bits for name, reg in self.registers.items() if (bits := reg.alarm_bits())}
 
     def by_address(self, table: Table, address: int) -> Register | None:
         for reg in self.registers.values():
             if reg.table == table and reg.address == address:
                 return reg
         return None
+
+    def alarm_bits(self) -> dict[str, list[tuple[int, BitDef]]]:
+        """Per register name, the bits that are alarms (`Register.alarm_bits`, the one rule)."""
+        return self._alarm_bits
+
+    def effect_of_write(self, address: int, value: int) -> Effect:
+        """What writing `value` to `address` does, by the command that writes it (raw writes are judged so too)."""
+        for cmd in self.commands.values():
+            if cmd.address == address and cmd.value == value:
+                return cmd.fixed_effect
+            for write in cmd.choices.values():
+                if (write.address, write.value) == (address, value):
+                    return write.effect
+            if cmd.register_name is not None and self.registers[cmd.register_name].address == address:
+                return "setting"
+        return "energize"
 
 
 def plan_reads(registers: Iterable[Register], max_block: int = MAX_BLOCK) -> tuple[Block, ...]:
@@ -322,6 +376,8 @@ def _references(model: DeviceMapModel) -> str | None:
                 return f"{where}: unknown register {conf.register_name!r}"
             if conf.field is not None and conf.field not in regs[conf.register_name].fields:
                 return f"{where}: register {conf.register_name!r} has no field {conf.field!r}"
+            if conf.flag is not None and all(d.id != conf.flag for d in regs[conf.register_name].bits.values()):
+                return f"{where}: register {conf.register_name!r} has no bit {conf.flag!r}"
     return None
 
 

@@ -93,12 +93,14 @@ class BmsPanel(DevicePanel):
         g.set("bms.cell", f"{num(s.value('battery_cell_max_voltage'), 3)} / {num(s.value('battery_cell_min_voltage'), 3)} V")
         spread = s.value("cell_voltage_spread")
         g.set("bms.spread", DASH if spread is None else f"{spread * 1000:.0f} mV")
-        mode = s.raw.get("battery_system_operation_mode", 0)
-        closed = bool(mode >> 3 & 1)
+        mode_reg = self.map.registers["battery_system_operation_mode"]
+        mode = s.raw.get(mode_reg.name, 0)
+        closed = mode_reg.flag(mode, "relay_on")
         g.set("bms.contactor", tr("contactor.closed" if closed else "contactor.open"), OK_COLOUR if closed else None)
-        words = [tr(k) for bit, k in ((1, "bms.state.charging"), (2, "bms.state.discharging")) if mode >> bit & 1]
+        words = [tr(f"bms.state.{flag}") for flag in ("charging", "discharging") if mode_reg.flag(mode, flag)]
         if not words:
-            words = [tr("bms.state.idle" if closed else "bms.state.standby")] if mode & 1 else [tr("bms.state.init")]
+            initialized = mode_reg.flag(mode, "initialized")
+            words = [tr("bms.state.idle" if closed else "bms.state.standby")] if initialized else [tr("bms.state.init")]
         g.set("bms.state", ", ".join(words))
         text, colour = alarm_text(self.map, s.raw)
         self.alarms.set("bms.alarms", text, colour)

@@ -34,20 +34,14 @@ def age_text(age: float | None) -> str:
     return tr("age.never") if age is None else tr("age.seconds", age=age)
 
 
-def active_bits(device_map: DeviceMap, raw: dict[str, int], roles: Iterable[str] = ("alarm",)) -> list[tuple[str, str, str]]:
-    """The set bits of the map's alarm registers: (register, bit name, severity), for display."""
-    out = []
-    wanted = set(roles)
-    for reg in device_map.registers.values():
-        if reg.role not in wanted or not reg.bits:
-            continue
-        value = raw.get(reg.name)
-        if not value:
-            continue
-        for bit, spec in sorted(reg.bits.items()):
-            if value >> bit & 1:
-                out.append((reg.name, spec.name, spec.severity))
-    return out
+def active_bits(device_map: DeviceMap, raw: dict[str, int]) -> list[tuple[str, str, str]]:
+    """The set alarm bits (the map's one rule, as the Alarms dock has them): (register, bit name, severity)."""
+    return [
+        (name, spec.name, spec.severity)
+        for name, bits in device_map.alarm_bits().items()
+        for bit, spec in bits
+        if raw.get(name, 0) >> bit & 1
+    ]
 
 
 class ValueGrid(QWidget):

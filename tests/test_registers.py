@@ -34,7 +34,7 @@ def reg(**kw) -> Register:
         ({"type": "int32"}, [0x8000, 0x0000], -(2**31)),
         ({"type": "int16", "unavailable": 65535}, [65535], None),  # "Not Used"
         ({"type": "int16"}, [65535], -1),  # no sentinel declared: 0xFFFF is a real -1
-        ({"type": "bitmask", "bits": {"14": {"name": "Total Fault", "severity": "fault"}}}, [49728], 49728),
+        ({"type": "bitmask", "bits": {"14": {"id": "total_fault", "name": "Total", "severity": "fault"}}}, [49728], 49728),
     ],
 )
 def test_decode(spec, words, value):
@@ -74,6 +74,34 @@ def test_bit_fields_and_active_bits():
     assert state_1.decode_fields(0b10001) == {"operating_mode": "charge", "battery_state": "discharging"}
 
 
+def test_named_bits_are_looked_up_by_id_and_one_rule_says_which_are_alarms():
+    pcs = load_map(ROOT / "config" / "pcs_map.json")
+    state_1 = pcs.registers["state_1"]
+    assert state_1.flag(49728, "total_fault") and state_1.flag(49728, "grid_blackout")  # the site sample
+    assert not state_1.flag(0, "total_fault") and not state_1.flag(49728, "independent")
+    with pytest.raises(KeyError, match="state_1 has no bit 'fire'"):
+        state_1.flag(0, "fire")
+    # Status registers contribute only their warning and fault bits; alarm registers every bit.
+    alarms = pcs.alarm_bits()
+    assert [b for b, _ in alarms["state_1"]] == [6, 7, 14]
+    assert len(alarms["alarm_1"]) == len(pcs.registers["alarm_1"].bits)
+    bms = load_map(ROOT / "config" / "bms_map.json")
+    fire = bms.registers["fire_alarm"]
+    assert fire.flag(1 << 15, "fire") and not fire.flag(1 << 15, "smoke_sensor_fault")
+    # What a write does, for the interlocks: by the command that writes it; raw writes are judged the same way.
+    effects = [pcs.effect_of_write(a, 0x55) for a in (19, 20, 21, 22, 24)]
+    assert effects == ["reset", "stop", "standby", "energize", "energize"]
+    assert pcs.effect_of_write(1, 100) == "setting" and pcs.effect_of_write(26, 0xAA) == "stop"
+    assert pcs.effect_of_write(20, 0x12) == "energize"  # not a write the map describes: the most restricted
+
+
+def test_bit_ids_must_be_unique_in_a_register(tmp_path):
+    bits = {"0": {"id": "trip", "name": "a", "severity": "fault"}, "1": {"id": "trip", "name": "b", "severity": "fault"}}
+    path = write_map(tmp_path, {"a": R | {"address": 1, "type": "bitmask", "role": "alarm", "bits": bits}})
+    with pytest.raises(MapError, match="bit ids must be unique within a register"):
+        load_map(path)
+
+
 def write_map(tmp_path: Path, registers: dict, commands: dict | None = None, raw: str | None = None) -> Path:
     path = tmp_path / "bad_map.json"
     data = {"device_type": "PCS", "registers": registers, "commands": commands or {}}
@@ -91,7 +119,7 @@ R = {"table": "holding", "type": "uint16", "rw": "R", "role": "measurement"}
         ({"a": R | {"address": 1, "type": "uint32"}, "b": R | {"address": 2}}, None, None, "overlaps"),
         ({"a": R | {"address": 1, "type": "float16"}}, None, None, "registers.a.type: Input should be"),
         (
-            {"a": R | {"address": 1, "type": "bitmask", "bits": {"16": {"name": "x", "severity": "info"}}}},
+            {"a": R | {"address": 1, "type": "bitmask", "bits": {"16": {"id": "x", "name": "x", "severity": "info"}}}},
             None,
             None,
             "registers.a: Value error, bit 16 is out of range 0..15",

@@ -6,18 +6,17 @@ from typing import Any
 
 from pms_core.devices.base import Device
 
-# status_2 bits in the order they decide the mode: generation and standby first,
+# status_2 flags in the order they decide the mode: generation and standby first,
 # since the converter sets them alongside the more general state bits.
-MODE_BITS = (
-    (6, "solar"),
-    (5, "standby"),
-    (4, "independent"),
-    (3, "regen"),
-    (2, "charge"),
-    (1, "ready"),
-    (0, "stopped"),
+MODE_FLAGS = (
+    ("solar", "solar"),
+    ("standby", "standby"),
+    ("independent", "independent"),
+    ("discharging", "regen"),
+    ("charging", "charge"),
+    ("ready", "ready"),
+    ("stopped", "stopped"),
 )
-TOTAL_FAIL_BIT = 11
 
 
 class DcdcDevice(Device):
@@ -25,5 +24,6 @@ class DcdcDevice(Device):
         status2, status1 = raw.get("status_2"), raw.get("status_1")
         if status2 is None or status1 is None:
             return {}
-        mode = next((name for bit, name in MODE_BITS if status2 >> bit & 1), "unknown")
-        return {"operating_mode": mode, "total_fault": bool(status1 >> TOTAL_FAIL_BIT & 1)}
+        reg2 = self.map.registers["status_2"]
+        mode = next((name for flag, name in MODE_FLAGS if reg2.flag(status2, flag)), "unknown")
+        return {"operating_mode": mode, "total_fault": self.map.registers["status_1"].flag(status1, "total_fault")}

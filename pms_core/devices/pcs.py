@@ -11,9 +11,6 @@ from pms_core.energy import COUNTERS, DailyCounters, lifetime_kwh, today_key, to
 from pms_core.modbus import ModbusLink
 from pms_core.registers import DeviceMap
 
-TOTAL_FAULT_BIT = 14
-INDEPENDENT_BIT = 5
-
 
 class PcsDevice(Device):
     def __init__(self, config: DeviceConfig, device_map: DeviceMap, link: ModbusLink, clock: Clock) -> None:
@@ -29,10 +26,10 @@ class PcsDevice(Device):
         state = raw.get("state_1")
         if state is None:
             return out
-        fields = self.map.registers["state_1"].decode_fields(state)
-        independent = bool(state >> INDEPENDENT_BIT & 1)
+        state_1 = self.map.registers["state_1"]
+        fields = state_1.decode_fields(state)
         return out | {
-            "operating_mode": "independent" if independent else fields["operating_mode"],
+            "operating_mode": "independent" if state_1.flag(state, "independent") else fields["operating_mode"],
             "battery_state": fields["battery_state"],
-            "total_fault": bool(state >> TOTAL_FAULT_BIT & 1),
+            "total_fault": state_1.flag(state, "total_fault"),
         }
