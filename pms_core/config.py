@@ -65,6 +65,14 @@ class DeviceConfig(_Section):
         return self.stale_after if self.stale_after is not None else 3 * self.poll_interval
 
 
+class FaultRecoveryConfig(_Section):
+    """After a PCS trip (or a step that failed twice), once every trip has stayed cleared for 60 s: reset and start
+    again. Off by default: it writes to the devices without anyone at the site."""
+
+    enabled: bool = False
+    max_attempts_per_hour: int = Field(default=3, ge=1, le=60)
+
+
 class AutoModeConfig(_Section):
     enabled: bool = True
     soc_high_threshold: float = Field(default=88.0, ge=0, le=100)
@@ -74,6 +82,9 @@ class AutoModeConfig(_Section):
     command_interval: float = Field(default=5.0, gt=0)
     charging_power: float = Field(default=10.0, gt=0)
     resume_on_start: bool = False
+    # % per second: a BMS SOC that moves faster is a bad reading, treated as stale (HOLD)
+    soc_max_rate: float = Field(default=2.0, gt=0, le=100)
+    fault_recovery: FaultRecoveryConfig = FaultRecoveryConfig()
 
     @model_validator(mode="after")
     def _ordered(self) -> AutoModeConfig:

@@ -21,6 +21,7 @@ from pms_core.energy import COUNTERS, local_midnight, total_key
 from pms_core.history import History, make_history
 from pms_core.history_db import HistoryError
 from pms_core.history_query import HistoryReader
+from pms_core.interlocks import Interlocks
 from pms_core.modbus import ModbusLink
 from pms_core.mqtt.gateway import MqttGateway
 from pms_core.paths import data_dir
@@ -55,8 +56,17 @@ class Runtime:
         cfg = loaded.config
         self.commands = CommandService(self.devices, self.bus, clock)
         self.settings = SettingsStore(cfg.auto_mode, state_file(cfg.history.path, state_dir))
-        self.auto = AutoMode(self.devices, self.commands, self.bus, clock, self.settings, cfg.recovery)
+        # Before the automatic mode: each snapshot is judged by the interlocks first, then seen by the machine.
+        self.interlocks = Interlocks(
+            self.devices, self.commands, self.bus, clock, lambda: self.settings.current.command_interval,
+            cfg.auto_mode.soc_max_rate,
+        )  # fmt: skip
+        self.auto = AutoMode(
+            self.devices, self.commands, self.bus, clock, self.settings, cfg.recovery, cfg.auto_mode.fault_recovery,
+            self.interlocks,
+        )  # fmt: skip
         self.operation = OperationManager(cfg.auto_mode, self.commands, self.auto, self.settings, self.bus, clock)
+        self.interlocks.engaged = self.operation.auto_engaged
         self.alarms = AlarmMonitor(loaded.maps, self.bus, clock)
         self.history: History | None = None
         if history:
@@ -119,6 +129,7 @@ class Runtime:
             self._resume.cancel()
             await asyncio.gather(self._resume, return_exceptions=True)
         await self.auto.close()
+        await self.interlocks.close()
         await self.commands.stop()
         await self.poller.stop()
         if self.history:

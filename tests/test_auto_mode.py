@@ -10,27 +10,11 @@ from pms_core.clock import Clock
 from pms_core.config import load_config
 from pms_core.runtime import Runtime
 from pms_core.simulator import PlantParams
-from tests.conftest import Plant, free_port, today_at, wait_for, write_config
+from tests.conftest import Plant, auto_plant, today_at, wait_for, write_config
 
 START_SEQUENCE = [("PCS", 21), ("PCS", 24), ("DCDC", 100), ("DCDC", 107)]
 LATE = 30.0  # plant seconds a timed write may come late at 1200x (25 ms of real time)
 CHARGE_CYCLE = [("PCS", 20), ("PCS", 21), ("PCS", 1), ("PCS", 22), ("PCS", 20), ("PCS", 24)]
-
-
-def auto_plant(tmp_path, speed: float, poll: float, hour: float = 9, params: PlantParams | None = None,
-               stale_real: float = 0.1, **auto) -> Plant:  # fmt: skip
-    """`stale_real`: seconds of real time without data before the BMS is stale (at least 6 polls)."""
-    stale = max(poll * 6, stale_real * speed)
-    devices = [
-        {"name": f"대실마을_{t}", "type": t, "port": p, "poll_interval": poll, "stale_after": stale}
-        for t, p in zip(("BMS", "PCS", "DCDC"), ports(), strict=True)
-    ]
-    loaded = load_config(write_config(tmp_path, devices=devices, auto_mode=auto), plant_speed=speed)
-    return Plant(loaded, Clock(speed, start=today_at(hour)), params or PlantParams())
-
-
-def ports() -> list[int]:
-    return [free_port() for _ in range(3)]
 
 
 async def test_a_full_day_runs_start_soc_high_cycles_and_the_charge_cycle(tmp_path):
@@ -87,6 +71,9 @@ async def test_stale_bms_during_low_soc_holds_every_pcs_write_until_it_returns(t
         sim.server(plant.name("BMS")).stop_answering()
         await wait_for(lambda: auto.machine.state == "HOLD", 10, "HOLD")
         assert any(a.code == "auto_hold" and a.active for a in alarms)
+        # A write issued on fresh data just before the HOLD may still be on its way: count from when it landed.
+        lock = plant.runtime.commands._locks[plant.name("PCS")]
+        await wait_for(lambda: not lock.locked(), 5, "no PCS write in flight")
         held_at = len(sim.plant.writes)
         await plant.runtime.clock.sleep(120)  # two minutes of plant time while blind
         assert sim.plant.writes[held_at:] == [] or all(t != "PCS" for _, t, _, _ in sim.plant.writes[held_at:])

@@ -12,6 +12,7 @@ No sleeps-and-hope: every wait is on a condition.
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 import subprocess
 import sys
@@ -19,12 +20,15 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QMessageBox
 
+from pms_core.automation import state_machine as sm
 from pms_core.clock import Clock
+from pms_core.commands import Source
 from pms_core.config import load_config
 from pms_gui import i18n
 from pms_gui.app import ErrorReporter, console_settings
@@ -303,6 +307,12 @@ def test_the_layout_is_saved_and_restored_and_can_be_reset(tmp_path, run_qt):
     run_qt(scenario)
 
 
+def test_every_state_sequence_and_source_the_core_names_has_a_translation():
+    names = [f"seq.{n}" for n in sm.STATE_OF] + [f"state.{s}" for s in (sm.IDLE, sm.FAULT, *sm.RUNNING_STATES)]
+    names += [f"src.{source}" for source in get_args(Source)]
+    assert [n for n in names if n not in i18n.KO or n not in i18n.EN] == []
+
+
 def test_the_language_switches_every_visible_string(tmp_path, run_qt):
     assert set(i18n.KO) == set(i18n.EN), "both languages have every string"
 
@@ -404,5 +414,30 @@ def test_a_device_alarm_shows_with_its_severity_in_the_alarm_list(tmp_path, run_
 
             await wait_for(shown, 5, "the trip in the active alarms")
             assert table.item(0, 1).text() == i18n.tr("sev.fault")
+
+    run_qt(scenario)
+
+
+def test_a_fire_shows_as_an_interlock_alarm_and_its_stop_in_the_event_log(tmp_path, run_qt):
+    async def scenario() -> None:
+        async with gui_plant(tmp_path) as plant, console(plant) as window:
+            pcs, bms = name_of(plant, "PCS"), name_of(plant, "BMS")
+            assert (await plant.runtime.commands.execute(pcs, "operation_mode", {"mode": "charge"}, source="gui")).ok
+            await wait_for(lambda: plant.sim.plant.pcs.mode == "charge", 5, "charging")
+            plant.sim.set_bits(bms, "fire_alarm", 1 << 15)
+            table = window.events.alarms
+
+            def alarm_rows() -> list[str]:
+                return [table.item(r, 3).text() for r in range(table.rowCount()) if table.item(r, 3)]
+
+            await wait_for(lambda: any("BMS fire alarm" in text for text in alarm_rows()), 5, "the interlock alarm")
+            await wait_for(lambda: any(r[2] == i18n.tr("src.interlock") and r[3] == pcs for r in window.events.rows()), 5,
+                           "the interlock's stop in the event log")  # fmt: skip
+            panel = window.device_panels[bms]
+            await wait_for(lambda: "Fire Alarm" in panel.alarms.values["bms.alarms"].text(), 5, "the BMS dock")
+            if path := os.environ.get("PMS_SCREENSHOT"):  # looked at by a person: PMS_SCREENSHOT=/tmp/fire.png
+                window.docks["dock_events"].raise_()
+                await asyncio.sleep(0.5)
+                window.grab().save(path)
 
     run_qt(scenario)

@@ -27,6 +27,7 @@ from pms_core.automation.state_machine import (
     Start,
     Stop,
     Tick,
+    Written,
 )  # fmt: skip
 
 CTX = Context(
@@ -35,11 +36,14 @@ CTX = Context(
 )  # fmt: skip
 
 
+PCS_FAULT = "PCS total fault or trip on PCS (Total Fault (Trip Anyone))"
+
+
 def fresh(soc: float, **kw) -> Observe:
-    return Observe(Observation(soc=soc, bms_fresh=True, **kw))
+    return Observe(Observation(soc=soc, bms_stale=None, **kw))
 
 
-STALE = Observe(Observation(bms_fresh=False))
+STALE = Observe(Observation())
 
 
 def issued(actions) -> list[tuple[str, str, dict]]:
@@ -92,9 +96,13 @@ def test_idle_ignores_everything_but_start():
 @pytest.mark.parametrize(
     ("obs", "reason"),
     [
-        (Observation(bms_fresh=False), "BMS data is stale or offline"),
-        (Observation(soc=50, bms_fresh=True, pcs_fault=True), "PCS total fault"),
-        (Observation(soc=50, bms_fresh=True, bms_fire=True), "BMS fire alarm"),
+        (Observation(), "BMS data is stale or offline"),
+        (Observation(soc=50, bms_stale=None, pcs_stale="PCS data is stale or offline"), "PCS data is stale"),
+        (Observation(soc=50, bms_stale=None, dcdc_stale="DC-DC data is stale or offline"), "DC-DC data is stale"),
+        (Observation(soc=None, bms_stale=None), "BMS SOC is not known"),
+        (Observation(soc=50, bms_stale=None, pcs_fault=PCS_FAULT), "PCS total fault"),
+        (Observation(soc=50, bms_stale=None, fire=True), "BMS fire alarm"),
+        (Observation(soc=50, bms_stale=None, bms_fault="BMS fault on BMS (Rack Over Voltage Error)"), "Rack Over Voltage"),
     ],
 )
 def test_start_is_refused_on_stale_bms_or_faults(obs, reason):
@@ -222,7 +230,7 @@ def test_after_hold_the_interrupted_sequence_restarts_or_normal_operation_return
 
 def test_pcs_total_fault_is_fault_and_nothing_more_is_issued():
     d = started()
-    acts = d.feed(fresh(50, pcs_fault=True), at=d.now + 1)
+    acts = d.feed(fresh(50, pcs_fault=PCS_FAULT), at=d.now + 1)
     assert d.m.state == FAULT and issued(acts) == [] and "PCS total fault" in d.m.reason
     assert [a.code for a in acts if isinstance(a, Alarm)] == ["auto_fault"]
     for event in (fresh(2), fresh(95), Tick()):
@@ -234,12 +242,20 @@ def test_pcs_total_fault_is_fault_and_nothing_more_is_issued():
     assert issued(d.feed(Start())) == [("PCS", "operation_mode", {"mode": "standby"})]
 
 
-def test_bms_fire_commands_pcs_stop_first_then_fault():
+def test_bms_fire_is_fault_and_the_machine_issues_nothing_more():
+    """The fire stop itself is the interlocks' (every mode, retried until read back): tests/test_interlocks.py."""
     d = started()
-    acts = d.feed(fresh(50, bms_fire=True), at=d.now + 1)
-    assert issued(acts) == [("PCS", "operation_mode", {"mode": "stop"})]
-    assert isinstance(acts[0], Issue) and isinstance(acts[1], Alarm)
+    acts = d.feed(fresh(50, fire=True), at=d.now + 1)
+    assert issued(acts) == [] and [a.code for a in acts if isinstance(a, Alarm)] == ["auto_fault"]
     assert d.m.state == FAULT and d.m.reason == "BMS fire alarm"
+
+
+def test_a_fire_in_fault_becomes_the_reason():
+    d = started()
+    d.feed(fresh(50, pcs_fault=PCS_FAULT), at=d.now + 1)
+    acts = d.feed(fresh(50, pcs_fault=PCS_FAULT, fire=True), at=d.now + 1)
+    assert d.m.state == FAULT and d.m.reason == "BMS fire alarm" and d.m.cause == "fire"
+    assert [(a.code, a.active) for a in acts if isinstance(a, Alarm)] == [("auto_fault", True)] and issued(acts) == []
 
 
 def test_a_failed_step_is_retried_once_then_fault():
@@ -289,7 +305,7 @@ def test_stop_goes_idle_from_every_state_and_writes_nothing(where):
     elif where == "charging":
         d.feed(fresh(3), at=d.now + 10)
     elif where == "fault":
-        d.feed(fresh(50, pcs_fault=True))
+        d.feed(fresh(50, pcs_fault=PCS_FAULT))
     token = d.m.token
     acts = d.feed(Stop())
     assert d.m.state == IDLE and issued(acts) == []
@@ -335,3 +351,134 @@ def test_outcome_of_an_old_command_is_ignored():
     d.ack()
     assert d.feed(Done(old, False, "late"), at=d.now + 1) == ()
     assert d.m.state == STARTING and not d.m.retried
+
+
+# --- interlocks as the machine sees them ------------------------------------------------------------
+DCDC_TRIP = "DC-DC trip on DCDC (출력 과전압 (DcLink 과전압))"
+
+
+def test_a_stale_pcs_holds_like_a_stale_bms_and_the_sequence_restarts_when_it_returns():
+    d = Driver()
+    d.feed(Start(), at=0)
+    d.ack()
+    acts = d.feed(fresh(50, pcs_stale="PCS data is stale or offline"), at=1)
+    assert d.m.state == HOLD and "PCS data is stale" in d.m.reason and issued(acts) == []
+    assert d.feed(Tick(), at=100) == ()
+    acts = d.feed(fresh(50), at=101)
+    assert issued(acts) == [("PCS", "operation_mode", {"mode": "standby"})]  # the start sequence from its first step
+
+
+def test_after_hold_the_machine_waits_for_a_known_soc_and_never_assumes_one():
+    d = started()
+    d.feed(STALE, at=d.now + 1)
+    assert d.feed(Observe(Observation(soc=None, bms_stale=None)), at=d.now + 1) == ()
+    assert d.m.state == HOLD and d.m.reason.startswith("BMS SOC is not known")
+    assert issued(d.feed(fresh(3), at=d.now + 1)) == [("PCS", "operation_mode", {"mode": "stop"})]  # decided on 3 %
+
+
+def test_a_tripped_dcdc_gets_no_command_but_reset_and_the_pcs_side_keeps_running():
+    d = Driver()
+    d.feed(fresh(50, dcdc_fault=DCDC_TRIP))
+    d.feed(Start())
+    d.run_until_idle_wait()
+    # The start sequence's reset goes to the tripped DC-DC (it is what clears a trip); its solar step does not.
+    assert [(dev, p["mode"]) for _, dev, _, p in d.writes] == [("PCS", "standby"), ("PCS", "independent"),
+                                                               ("DCDC", "reset")]  # fmt: skip
+    assert d.m.state == NORMAL and d.m.dcdc_missed and DCDC_TRIP in d.m.note(has_dcdc=True)
+    d.writes.clear()
+    d.feed(fresh(95, dcdc_fault=DCDC_TRIP), at=d.now + 100)  # SOC high: no DC-DC cycle while it is tripped
+    d.feed(fresh(3, dcdc_fault=DCDC_TRIP), at=d.now + 100)  # SOC low: the PCS's charge cycle still runs
+    d.run_until_idle_wait()
+    assert [p.get("mode") for _, dev, _, p in d.writes] == ["stop", "standby", None, "charge"]
+    d.feed(fresh(30, dcdc_fault=DCDC_TRIP), at=d.now + 1000)
+    d.run_until_idle_wait()
+    d.writes.clear()
+    d.feed(fresh(50), at=d.now + 100)  # the DC-DC is healthy again: its solar mode back, nothing more
+    d.run_until_idle_wait()
+    assert [(dev, p["mode"]) for _, dev, _, p in d.writes] == [("DCDC", "solar")] and not d.m.dcdc_missed
+
+
+def test_a_dcdc_that_goes_stale_mid_cycle_has_its_steps_skipped_then_gets_solar_back():
+    d = started()
+    d.feed(fresh(90), at=d.now + 1)  # SOC high: DC-DC standby issued
+    d.ack()
+    d.feed(fresh(90, dcdc_stale="DC-DC data is stale or offline"), at=d.now + 1)
+    d.feed(Tick(), at=d.m.deadline)  # the solar step is due: skipped, not written
+    assert d.m.state == NORMAL and [p["mode"] for *_, p in d.writes] == ["standby"]
+    d.feed(fresh(80), at=d.now + 10)
+    d.run_until_idle_wait()
+    assert [p["mode"] for *_, p in d.writes] == ["standby", "solar"]
+
+
+def test_command_interval_holds_across_stop_and_start():
+    d = Driver()
+    d.feed(Start(), at=0)  # PCS 21 issued; the device acknowledges at 0.3, its confirmation is still pending
+    d.feed(Written(0.3), at=0.3)
+    d.feed(Stop(), at=0.31)
+    assert d.feed(Start(), at=0.31) == () and d.m.deadline == pytest.approx(5.3)
+    assert issued(d.feed(Tick(), at=5.3)) == [("PCS", "operation_mode", {"mode": "standby"})]
+
+
+RECOVERING = replace(CTX, fault_recovery=True, fault_recovery_per_hour=2)
+START_MODES = ["standby", "independent", "reset", "solar"]
+
+
+def test_fault_recovery_resets_and_starts_again_after_the_trips_stayed_clear_for_60_s():
+    d = started(ctx=RECOVERING)
+    d.feed(fresh(50, pcs_fault=PCS_FAULT, pcs_tripped=True), at=d.now + 1)
+    assert d.m.state == FAULT
+    latched = fresh(50, pcs_fault=PCS_FAULT)  # the trip has gone; the total fault stays latched until a reset
+    t0 = d.now + 10
+    assert d.feed(latched, at=t0) == () and d.m.deadline == t0 + 60
+    d.feed(fresh(50, pcs_fault=PCS_FAULT, pcs_tripped=True), at=t0 + 30)  # back again: the 60 s start over
+    d.feed(latched, at=t0 + 40)
+    assert d.feed(latched, at=t0 + 99) == ()
+    d.writes.clear()
+    acts = d.feed(latched, at=t0 + 100)
+    assert d.m.state == RECOVERY and "fault recovery attempt 1 of 2" in d.m.reason
+    assert [(a.code, a.active) for a in acts if isinstance(a, Alarm)] == [("auto_fault", False)]
+    d.ack()
+    d.feed(fresh(50), at=d.now + 1)  # the reset cleared the latched fault
+    d.run_until_idle_wait()
+    assert [(dev, p.get("mode")) for _, dev, _, p in d.writes] == [
+        ("PCS", None), ("PCS", "standby"), ("PCS", "independent"), ("DCDC", "reset"), ("DCDC", "solar")]  # fmt: skip
+    assert d.m.state == NORMAL
+
+
+def test_fault_recovery_is_limited_per_hour_and_never_after_a_fire_or_a_bms_fault():
+    d = started(ctx=RECOVERING)
+    for attempt in range(3):
+        d.feed(fresh(50, pcs_fault=PCS_FAULT, pcs_tripped=True), at=d.now + 1)
+        d.feed(fresh(50), at=d.now + 1)
+        d.feed(Tick(), at=d.now + 61)
+        assert d.m.state == (RECOVERY if attempt < 2 else FAULT), attempt
+        d.run_until_idle_wait()
+    assert d.m.deadline is not None and d.m.deadline - d.now > 3000  # the third waits for the hour to pass
+    for obs in (fresh(50, fire=True), fresh(50, bms_fault="BMS fault on BMS (Cell Over Temperature Error)")):
+        d2 = started(ctx=RECOVERING)
+        d2.feed(obs, at=d2.now + 1)
+        d2.feed(fresh(50), at=d2.now + 1)
+        d2.feed(Tick(), at=d2.now + 3600)
+        assert d2.m.state == FAULT and issued(d2.last) == []
+
+
+def test_without_fault_recovery_fault_stays():
+    d = started()
+    d.feed(fresh(50, pcs_fault=PCS_FAULT, pcs_tripped=True), at=d.now + 1)
+    d.feed(fresh(50), at=d.now + 1)
+    assert d.feed(fresh(50), at=d.now + 3600) == () and d.m.state == FAULT
+
+
+def test_a_tripped_dcdc_is_reset_by_fault_recovery_once_its_trips_stayed_clear():
+    d = started(ctx=RECOVERING)
+    d.feed(fresh(50, dcdc_fault=DCDC_TRIP, dcdc_tripped=True), at=d.now + 1)
+    latched = fresh(50, dcdc_fault=DCDC_TRIP)
+    t0 = d.now + 1
+    d.feed(latched, at=t0)
+    assert d.feed(latched, at=t0 + 59) == () and d.m.state == NORMAL
+    assert issued(d.feed(Tick(), at=t0 + 60)) == [("DCDC", "operation_mode", {"mode": "reset"})]
+    assert d.m.state == RECOVERY and "DC-DC fault recovery attempt 1 of 2" in d.m.reason
+    d.ack()
+    d.feed(fresh(50), at=d.now + 1)
+    d.run_until_idle_wait()
+    assert [p["mode"] for *_, p in d.writes][-2:] == ["reset", "solar"] and d.m.state == NORMAL

@@ -18,15 +18,14 @@ from pms_core.automation import state_machine as sm
 from pms_core.automation.settings import SettingsStore
 from pms_core.bus import AlarmChanged, Bus, LinkStateChanged, Snapshot
 from pms_core.clock import Clock
-from pms_core.commands import CommandService
-from pms_core.config import RecoveryConfig
+from pms_core.commands import CommandResult, CommandService
+from pms_core.config import FaultRecoveryConfig, RecoveryConfig
 from pms_core.devices import Device
+from pms_core.interlocks import Interlocks
 
 log = logging.getLogger(__name__)
 
-FIRE_BIT, SMOKE_FAULT_BIT = 15, 0  # BMS fire_alarm
-SYSTEM_LOCK_BIT = 8  # BMS battery_system_alarm
-COMM_ERROR_BIT = 3  # BMS error_code_2: RBMS-PMS communication error (the auto recovery's trigger)
+COMM_ERROR = ("error_code_2", "rbms_pms_comm_error")  # the BMS comm recovery's trigger (register, bit id)
 
 
 @dataclass(frozen=True)
@@ -50,20 +49,29 @@ class AutoMode:
         clock: Clock,
         settings: SettingsStore,
         recovery: RecoveryConfig,
+        fault_recovery: FaultRecoveryConfig,
+        interlocks: Interlocks,
     ) -> None:
         self.service = service
         self.bus = bus
         self.clock = clock
         self.settings = settings
         self.recovery = recovery
+        self.fault_recovery = fault_recovery
+        self.interlocks = interlocks
         self.by_type = {t: next((d for d in devices.values() if d.type == t), None) for t in ("BMS", "PCS", "DCDC")}
         self.machine = sm.Machine()
         self.on_change: Callable[[AutoStatus], None] = lambda status: None
         self._timer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_status: AutoStatus | None = None
-        bus.subscribe(Snapshot, self._on_data)
-        bus.subscribe(LinkStateChanged, self._on_data)
+        self._closed = False
+        # After the interlocks (subscribed first): the machine sees this snapshot's verdicts.
+        self._unsubscribe = (
+            bus.subscribe(Snapshot, self._on_data),
+            bus.subscribe(LinkStateChanged, self._on_data),
+            bus.subscribe(CommandResult, self._on_command),
+        )
 
     # --- control ------------------------------------------------------------------------
     def start(self) -> str | None:
@@ -81,7 +89,8 @@ class AutoMode:
             s.soc_high_threshold, s.soc_low_threshold, s.soc_charge_stop_threshold, s.dcdc_standby_time,
             s.command_interval, s.charging_power, has_dcdc=self.by_type["DCDC"] is not None,
             recovery_enabled=self.recovery.enabled, recovery_max_attempts=self.recovery.max_attempts,
-            recovery_cooldown=self.recovery.cooldown_seconds,
+            recovery_cooldown=self.recovery.cooldown_seconds, fault_recovery=self.fault_recovery.enabled,
+            fault_recovery_per_hour=self.fault_recovery.max_attempts_per_hour,
         )  # fmt: skip
 
     def settings_changed(self) -> None:
@@ -92,27 +101,40 @@ class AutoMode:
         m = self.machine
         deadline = None if m.deadline is None else self.clock.now() + (m.deadline - self.clock.monotonic())
         index = m.index if m.sequence is not None else None
-        return AutoStatus(m.state, m.running, m.step_label(self.context()), deadline, m.reason, m.sequence, index, m.waiting)
+        reason = m.reason or m.note(self.by_type["DCDC"] is not None)
+        return AutoStatus(m.state, m.running, m.step_label(self.context()), deadline, reason, m.sequence, index, m.waiting)
 
     def observation(self) -> sm.Observation:
-        bms, pcs = self.by_type["BMS"], self.by_type["PCS"]
+        """The plant as the machine may see it: fresh data only, a plausible SOC, the interlocks' verdicts."""
+        bms, pcs, dcdc = self.by_type["BMS"], self.by_type["PCS"], self.by_type["DCDC"]
         bsnap = bms.fresh_snapshot() if bms else None
-        psnap = pcs.fresh_snapshot() if pcs else None
-        if bsnap is None:
-            return sm.Observation(pcs_fault=bool(psnap and psnap.value("total_fault")))
-        fire = bsnap.raw.get("fire_alarm", 0)
+        locks = self.interlocks
+        soc_problem = locks.soc.problem if bsnap is not None else None
+        pcs_trip, dcdc_trip = locks.of("pcs_trip", "PCS"), locks.of("dcdc_trip", "DCDC")
+        bms_fault = locks.of("bms_fault", "BMS")
+        comm = bms.map.registers[COMM_ERROR[0]] if bms else None
         return sm.Observation(
-            soc=bsnap.value("battery_soc"),
-            bms_fresh=True,
-            pcs_fault=bool(psnap and psnap.value("total_fault")),
-            bms_fire=bool(fire >> FIRE_BIT & 1),
-            bms_critical=bool(
-                fire >> SMOKE_FAULT_BIT & 1 or bsnap.raw.get("battery_system_alarm", 0) >> SYSTEM_LOCK_BIT & 1
+            soc=None if bsnap is None or soc_problem else bsnap.value("battery_soc"),
+            bms_stale=_stale(bms, "BMS") or soc_problem,
+            pcs_stale=_stale(pcs, "PCS"),
+            dcdc_stale=_stale(dcdc, "DC-DC") if dcdc else None,
+            fire=locks.of("fire", "BMS") is not None,
+            bms_fault=bms_fault.words() if bms_fault else None,
+            pcs_fault=pcs_trip.words() if pcs_trip else None,
+            dcdc_fault=dcdc_trip.words() if dcdc_trip else None,
+            pcs_tripped=bool(pcs_trip and pcs_trip.conditions),
+            dcdc_tripped=bool(dcdc_trip and dcdc_trip.conditions),
+            bms_comm_error=bool(
+                bsnap and comm and COMM_ERROR[0] in bsnap.raw and comm.flag(bsnap.raw[COMM_ERROR[0]], COMM_ERROR[1])
             ),
-            bms_comm_error=bool(bsnap.raw.get("error_code_2", 0) >> COMM_ERROR_BIT & 1),
         )
 
     async def close(self) -> None:
+        """Stop before the poller does: its last snapshot must not make the machine write."""
+        if not self._closed:
+            self._closed = True
+            for unsubscribe in self._unsubscribe:
+                unsubscribe()
         tasks = [t for t in (self._timer, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
@@ -120,10 +142,15 @@ class AutoMode:
 
     # --- the loop -----------------------------------------------------------------------
     def _on_data(self, event: Snapshot | LinkStateChanged) -> None:
-        if self.machine.running and event.device_type in ("BMS", "PCS"):
-            self._feed(sm.Observe(self.observation()))
+        self._feed(sm.Observe(self.observation()))
+
+    def _on_command(self, result: CommandResult) -> None:
+        if result.status == "written" and result.acked_at is not None:
+            self._feed(sm.Written(result.acked_at))
 
     def _feed(self, event: sm.Input) -> str | None:
+        if self._closed:
+            return "the PMS is shutting down"
         before = self.machine
         self.machine, actions = sm.step(before, event, self.clock.monotonic(), self.context())
         refusal = None
@@ -154,7 +181,7 @@ class AutoMode:
         if self._timer is not None and not self._timer.done():
             self._timer.cancel()
         self._timer = None
-        if deadline is not None and self.machine.running:
+        if deadline is not None and (self.machine.running or self.machine.state == sm.FAULT):
 
             async def wake() -> None:
                 await self.clock.sleep_until(deadline)
@@ -180,3 +207,9 @@ class AutoMode:
             return
         final = await self.service.confirmation(result)
         self._feed(sm.Done(issue.token, final.ok, final.reason, result.acked_at))
+
+
+def _stale(device: Device | None, label: str) -> str | None:
+    if device is None:
+        return f"no {label} is configured"
+    return None if device.fresh_snapshot() is not None else f"{label} data is stale or offline"

@@ -10,6 +10,7 @@ from typing import Any
 
 from pms_core.automation.auto_mode import AutoMode, AutoStatus
 from pms_core.automation.settings import SettingsError, SettingsStore
+from pms_core.automation.state_machine import Observation
 from pms_core.bus import Bus
 from pms_core.clock import Clock
 from pms_core.commands import CommandService, Source
@@ -61,8 +62,14 @@ class OperationManager:
         service.gate = self.gate
         auto.on_change = lambda _status: self._changed()
 
+    def auto_engaged(self) -> bool:
+        """The automatic mode is on and has not been stopped: running, or in FAULT (the interlocks enforce then)."""
+        return self.mode == "auto" and self.auto.machine.state != "IDLE"
+
     def gate(self, source: Source) -> str | None:
-        """Why `source` may not write to a device now, or None."""
+        """Why `source` may not write to a device now, or None (the interlocks' own writes pass in every mode)."""
+        if source == "interlock":
+            return None
         if source == "auto":
             if self.mode != "auto" or self.auto.machine.state == "IDLE":
                 return "the automatic mode is not running"
@@ -134,7 +141,7 @@ class OperationManager:
             log.info("resume on start: %s", outcome.message)
             return
         deadline = self.clock.monotonic() + RESUME_WAIT
-        while not self.auto.observation().bms_fresh and self.clock.monotonic() < deadline:
+        while _not_ready(self.auto.observation()) and self.clock.monotonic() < deadline:
             await self.clock.sleep(0.5)
         log.info("resume on start: %s", self.start_auto(source="auto").message)
 
@@ -151,3 +158,8 @@ class OperationManager:
         status = self.status()
         self.settings.save_mode(self.mode, status.auto.running)
         self.bus.publish(status)
+
+
+def _not_ready(obs: Observation) -> bool:
+    """Some device the automatic start commands has no fresh data yet (the start would be refused)."""
+    return bool(obs.blind or obs.dcdc_stale)

@@ -11,6 +11,13 @@ of the previous write, and the first step of a new sequence is spaced the
 same way from the last write. A step that fails (write refused, or not
 confirmed in time) is retried once after `command_interval`; a second failure
 is FAULT.
+
+The machine never acts on what it cannot see: a stale or implausible BMS or a
+stale PCS is HOLD; a DC-DC that is stale or tripped gets no command (its steps
+are skipped, the PCS side keeps running). A fire, a BMS fault or a PCS fault is
+FAULT in every running state. What must be written because of them (the fire
+stop, the stop on a BMS fault) is the interlocks' work (pms_core/interlocks.py),
+which runs in every mode and state; the machine only stops issuing.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ IDLE, STARTING, NORMAL, SOC_HIGH, CHARGING, RECOVERY, HOLD, FAULT = (
     "IDLE", "STARTING", "NORMAL", "SOC_HIGH", "CHARGING", "RECOVERY", "HOLD", "FAULT",
 )  # fmt: skip
 RUNNING_STATES = (STARTING, NORMAL, SOC_HIGH, CHARGING, RECOVERY, HOLD)
+FAULT_CLEAR_TIME = 60.0  # seconds every trip must stay cleared before a fault recovery is tried
+RECOVERY_WINDOW = 3600.0  # fault recovery attempts are counted per hour
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,8 @@ class Context:
     recovery_enabled: bool = False
     recovery_max_attempts: int = 5
     recovery_cooldown: float = 120.0
+    fault_recovery: bool = False  # auto_mode.fault_recovery.enabled
+    fault_recovery_per_hour: int = 3
 
 
 @dataclass(frozen=True)
@@ -51,12 +62,37 @@ class Step:
 
 @dataclass(frozen=True)
 class Observation:
-    soc: float | None = None
-    bms_fresh: bool = False
-    pcs_fault: bool = False
-    bms_fire: bool = False
-    bms_critical: bool = False
+    """What the machine may know of the plant. A `*_stale` or `*_fault` text says why (None: all is well)."""
+
+    soc: float | None = None  # a plausible SOC of fresh BMS data, else None
+    bms_stale: str | None = "BMS data is stale or offline"
+    pcs_stale: str | None = None
+    dcdc_stale: str | None = None
+    fire: bool = False
+    bms_fault: str | None = None  # the active fault-severity BMS bits, named
+    pcs_fault: str | None = None  # total fault or trip bits
+    dcdc_fault: str | None = None
+    pcs_tripped: bool = False  # a PCS trip condition itself is on (not only the latched total fault)
+    dcdc_tripped: bool = False
     bms_comm_error: bool = False
+
+    @property
+    def blind(self) -> str | None:
+        """Why the machine cannot act (HOLD), or None."""
+        if self.bms_stale or self.pcs_stale:
+            return self.bms_stale or self.pcs_stale
+        return None if self.soc is not None else "BMS SOC is not known"
+
+
+def _fault(obs: Observation) -> tuple[str, str] | None:
+    """(cause, words) of what makes the automatic mode FAULT, the most serious first."""
+    if obs.fire:
+        return "fire", "BMS fire alarm"
+    if obs.bms_fault:
+        return "bms", obs.bms_fault
+    if obs.pcs_fault:
+        return "pcs", obs.pcs_fault
+    return None
 
 
 # --- inputs ---------------------------------------------------------------------------
@@ -81,6 +117,13 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class Written:
+    """A device acknowledged a write (of any source): command_interval counts from here, across stop and start."""
+
+    at: float
+
+
+@dataclass(frozen=True)
 class Done:
     """The outcome of the command issued with `token`."""
 
@@ -90,7 +133,7 @@ class Done:
     acked_at: float | None = None  # when the device acknowledged the write (spacing counts from here)
 
 
-Input = Start | Stop | Observe | Tick | Done
+Input = Start | Stop | Observe | Tick | Written | Done
 
 
 # --- actions --------------------------------------------------------------------------
@@ -131,10 +174,21 @@ class Machine:
     obs: Observation = field(default_factory=Observation)
     recovery_attempts: int = 0
     last_recovery: float | None = None
+    cause: str | None = None  # of FAULT: "fire", "bms", "pcs" or "step" (a step failed twice)
+    dcdc_missed: bool = False  # a DC-DC step was skipped (stale or tripped): give it its solar mode when it is back
+    clear_since: float | None = None  # since when the trips have been cleared (fault recovery's 60 s)
+    fault_recoveries: tuple[float, ...] = ()  # when fault recoveries were tried (at most per hour)
 
     @property
     def running(self) -> bool:
         return self.state in RUNNING_STATES
+
+    def note(self, has_dcdc: bool) -> str | None:
+        """Why the machine works without a part of the plant while it runs (the DC-DC), for the operator."""
+        if not self.running or self.state == HOLD or not has_dcdc:
+            return None
+        why = self.obs.dcdc_stale or self.obs.dcdc_fault
+        return f"{why}: the DC-DC gets no command, the PCS side keeps running" if why else None
 
     def step_label(self, ctx: Context) -> str | None:
         """What the machine is doing now, in words, for the console and MQTT."""
@@ -170,6 +224,10 @@ def sequence(name: str, ctx: Context) -> tuple[Step, ...]:
         return (pcs_stop, pcs_run, power, _step("PCS", "operation_mode", "PCS charge (22)", mode="charge"))
     if name == "charge_end":
         return (pcs_stop, pcs_independent)
+    if name == "fault_recovery":  # the start sequence resets the DC-DC (100) too
+        return (_step("PCS", "reset_faults", "PCS reset (19)"), *sequence("start", ctx))
+    if name == "dcdc_recovery":
+        return (_step("DCDC", "operation_mode", "DC-DC reset (100)", mode="reset"), dcdc_solar)
     if name == "recovery":
         return (
             _step("BMS", "reset_errors", "BMS error reset (201=0x50)"),
@@ -181,51 +239,53 @@ def sequence(name: str, ctx: Context) -> tuple[Step, ...]:
 
 
 STATE_OF = {"start": STARTING, "soc_high": SOC_HIGH, "solar": SOC_HIGH, "charge": CHARGING, "charge_end": CHARGING,
-            "recovery": RECOVERY}  # fmt: skip
+            "recovery": RECOVERY, "fault_recovery": RECOVERY, "dcdc_recovery": RECOVERY}  # fmt: skip
 
 
 def step(m: Machine, event: Input, now: float, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
     """The next machine and the actions to carry out."""
     if isinstance(event, Observe):
         m = replace(m, obs=event.obs)
+    if isinstance(event, Written):
+        return replace(m, last_ack=event.at if m.last_ack is None else max(m.last_ack, event.at)), ()
     if isinstance(event, Stop):
         clear = (Alarm("auto_hold", False, "warning", "automatic mode stopped"),) if m.state == HOLD else ()
-        return Machine(obs=m.obs, last_ack=m.last_ack, token=m.token), clear
+        return Machine(obs=m.obs, last_ack=m.last_ack, token=m.token, fault_recoveries=m.fault_recoveries), clear
     if isinstance(event, Start):
         return _start(m, now, ctx)
+    if isinstance(event, Done) and (event.token != m.token or m.waiting != "ack"):
+        return m, ()  # the outcome of a command from before a HOLD, a FAULT or a restart
+    if m.state == FAULT:
+        return _in_fault(m, now, ctx)
     if not m.running:
         return m, ()
-    if isinstance(event, Done) and (event.token != m.token or m.waiting != "ack"):
-        return m, ()  # the outcome of a command from before a HOLD or a restart
 
     fault = _fault(m.obs)
-    if fault:
-        acts: list[Action] = []
-        if m.obs.bms_fire:
-            fire_stop = _step("PCS", "operation_mode", "PCS stop (20) on BMS fire alarm", mode="stop")
-            acts.append(Issue(fire_stop, m.token + 1))
-        acts.append(Alarm("auto_fault", True, "fault", f"automatic mode FAULT: {fault}"))
+    if fault and not _reset_pending(m):
+        cause, words = fault
+        acts: list[Action] = [Alarm("auto_fault", True, "fault", f"automatic mode FAULT: {words}")]
         if m.state == HOLD:
             acts.insert(0, Alarm("auto_hold", False, "warning", "hold ended by a fault"))
-        return Machine(FAULT, reason=fault, obs=m.obs, token=m.token + 1, last_ack=m.last_ack), tuple(acts)
+        return _faulted(m, cause, words), tuple(acts)
 
+    blind = m.obs.blind
     if m.state == HOLD:
-        if not m.obs.bms_fresh:
-            return m, ()
+        if blind:
+            return (m if blind == m.reason else replace(m, reason=blind)), ()
         resumed, acts2 = _resume(m, now, ctx)
-        return resumed, (Alarm("auto_hold", False, "warning", "BMS data fresh again: resuming"), *acts2)
-    if not m.obs.bms_fresh:
+        return resumed, (Alarm("auto_hold", False, "warning", "data fresh again: resuming"), *acts2)
+    if blind:
         done = m.index + (1 if m.waiting == "ack" else 0)  # steps sent so far
         held = (None, 0) if m.waiting == "soc" else (m.sequence, done) if m.sequence else None
-        reason = "BMS data is stale or offline: holding, no command is sent until fresh data returns"
-        hold = Machine(HOLD, reason=reason, held=held, obs=m.obs, token=m.token, last_ack=m.last_ack,
-                       recovery_attempts=m.recovery_attempts, last_recovery=m.last_recovery)  # fmt: skip
+        reason = f"{blind}: holding, no command is sent until fresh data returns"
+        hold = replace(m, state=HOLD, sequence=None, index=0, waiting=None, deadline=None, retried=False, reason=reason,
+                       held=held)  # fmt: skip
         return hold, (Alarm("auto_hold", True, "warning", reason),)
 
     if isinstance(event, Done):
         return _done(m, event, now, ctx)
     if m.waiting == "gap" and m.deadline is not None and now >= m.deadline:
-        return _issue(m, ctx)
+        return _issue(m, now, ctx)
     if m.waiting == "soc":
         if m.obs.soc is not None and m.obs.soc >= ctx.soc_charge_stop_threshold:
             return _begin(m, "charge_end", now, ctx)
@@ -235,14 +295,50 @@ def step(m: Machine, event: Input, now: float, ctx: Context) -> tuple[Machine, t
     return m, ()
 
 
-def _fault(obs: Observation) -> str | None:
-    if obs.bms_fire:
-        return "BMS fire alarm"
-    if obs.bms_critical:
-        return "BMS critical alarm (smoke sensor fault or system lock)"
-    if obs.pcs_fault:
-        return "PCS total fault (STATE1 bit 14)"
+def _faulted(m: Machine, cause: str, reason: str) -> Machine:
+    return Machine(FAULT, reason=reason, cause=cause, obs=m.obs, token=m.token, last_ack=m.last_ack,
+                   fault_recoveries=m.fault_recoveries)  # fmt: skip
+
+
+def _reset_pending(m: Machine) -> bool:
+    """A fault recovery's PCS reset has not yet had time to show: the latched total fault alone is no new FAULT."""
+    return m.sequence == "fault_recovery" and m.index <= 1 and not m.obs.pcs_tripped and not m.obs.fire \
+        and not m.obs.bms_fault  # fmt: skip
+
+
+def _dcdc_down(obs: Observation, step: Step | None = None) -> str | None:
+    """Why the DC-DC gets no command now; a reset goes to a tripped DC-DC (it is what clears the trip)."""
+    if obs.dcdc_stale:
+        return obs.dcdc_stale
+    if obs.dcdc_fault and (step is None or dict(step.params).get("mode") != "reset"):
+        return obs.dcdc_fault
     return None
+
+
+def _in_fault(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
+    """FAULT holds until stopped, but a more serious cause is reported, and the optional fault recovery watches
+    for every trip to stay cleared."""
+    obs = m.obs
+    if obs.fire and m.cause != "fire":
+        return replace(m, cause="fire", reason="BMS fire alarm", clear_since=None, deadline=None), (
+            Alarm("auto_fault", True, "fault", "automatic mode FAULT: BMS fire alarm"),
+        )
+    if not ctx.fault_recovery or m.cause not in ("pcs", "step"):
+        return m, ()  # a fire or a BMS fault needs a person
+    if obs.fire or obs.bms_fault or obs.pcs_tripped or obs.dcdc_tripped or obs.blind or obs.dcdc_stale:
+        return replace(m, clear_since=None, deadline=None), ()
+    since = now if m.clear_since is None else m.clear_since
+    recent = tuple(t for t in m.fault_recoveries if now - t < RECOVERY_WINDOW)
+    wait_until = since + FAULT_CLEAR_TIME
+    if len(recent) >= ctx.fault_recovery_per_hour:
+        wait_until = max(wait_until, recent[0] + RECOVERY_WINDOW)
+    if now < wait_until:
+        return replace(m, clear_since=since, fault_recoveries=recent, deadline=wait_until), ()
+    attempt = len(recent) + 1
+    reason = f"fault recovery attempt {attempt} of {ctx.fault_recovery_per_hour} this hour, after: {m.reason}"
+    base = replace(m, state=RECOVERY, cause=None, clear_since=None, fault_recoveries=(*recent, now))
+    recovering, acts = _begin(base, "fault_recovery", now, ctx)
+    return replace(recovering, reason=reason), (Alarm("auto_fault", False, "fault", reason), *acts)
 
 
 def _start(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
@@ -250,12 +346,13 @@ def _start(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Action,
         return m, (Reject(f"automatic mode is in FAULT ({m.reason}): stop it, clear the fault, then start"),)
     if m.running:
         return m, (Reject(f"automatic mode is already running ({m.state})"),)
-    if not m.obs.bms_fresh:
-        return m, (Reject("cannot start: BMS data is stale or offline"),)
+    stale = m.obs.blind or (m.obs.dcdc_stale if ctx.has_dcdc else None)
+    if stale:
+        return m, (Reject(f"cannot start: {stale}"),)
     fault = _fault(m.obs)
     if fault:
-        return m, (Reject(f"cannot start: {fault}; reset it in basic mode first"),)
-    fresh = Machine(NORMAL, obs=m.obs, token=m.token, last_ack=m.last_ack)
+        return m, (Reject(f"cannot start: {fault[1]}; reset it in basic mode first"),)
+    fresh = Machine(NORMAL, obs=m.obs, token=m.token, last_ack=m.last_ack, fault_recoveries=m.fault_recoveries)
     return _begin(fresh, "start", now, ctx)
 
 
@@ -263,13 +360,16 @@ def _begin(m: Machine, name: str, now: float, ctx: Context) -> tuple[Machine, tu
     deadline = now if m.last_ack is None else max(now, m.last_ack + ctx.command_interval)
     m = replace(m, state=STATE_OF[name], sequence=name, index=0, waiting="gap", deadline=deadline, retried=False,
                 reason=None)  # fmt: skip
-    return _issue(m, ctx) if now >= deadline else (m, ())
+    return _issue(m, now, ctx) if now >= deadline else (m, ())
 
 
-def _issue(m: Machine, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
+def _issue(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
     assert m.sequence is not None
+    step_ = sequence(m.sequence, ctx)[m.index]
+    if step_.device == "DCDC" and _dcdc_down(m.obs, step_):
+        return _next(replace(m, dcdc_missed=True), m.last_ack if m.last_ack is not None else now, now, ctx)
     token = m.token + 1
-    return replace(m, waiting="ack", deadline=None, token=token), (Issue(sequence(m.sequence, ctx)[m.index], token),)
+    return replace(m, waiting="ack", deadline=None, token=token), (Issue(step_, token),)
 
 
 def _done(m: Machine, event: Done, now: float, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
@@ -278,25 +378,32 @@ def _done(m: Machine, event: Done, now: float, ctx: Context) -> tuple[Machine, t
     if not event.ok:
         if m.retried:
             reason = f"{steps[m.index].label} failed twice: {event.reason}"
-            fault = Machine(FAULT, reason=reason, obs=m.obs, token=m.token, last_ack=m.last_ack)
-            return fault, (Alarm("auto_fault", True, "fault", f"automatic mode FAULT: {reason}"),)
+            return _faulted(m, "step", reason), (Alarm("auto_fault", True, "fault", f"automatic mode FAULT: {reason}"),)
         retry = replace(m, waiting="gap", deadline=now + ctx.command_interval, retried=True, reason=event.reason)
         return retry, ()
     acked = event.acked_at if event.acked_at is not None else now
-    m = replace(m, last_ack=acked, retried=False, reason=None)
+    last = acked if m.last_ack is None else max(m.last_ack, acked)
+    return _next(replace(m, last_ack=last, retried=False, reason=None), acked, now, ctx)
+
+
+def _next(m: Machine, after: float, now: float, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
+    """The step after the current one (acknowledged or skipped at `after`), or the end of the sequence."""
+    assert m.sequence is not None
+    steps = sequence(m.sequence, ctx)
     if m.index + 1 < len(steps):
         nxt = steps[m.index + 1]
-        deadline = acked + (ctx.command_interval if nxt.gap is None else nxt.gap)
+        deadline = after + (ctx.command_interval if nxt.gap is None else nxt.gap)
         m = replace(m, index=m.index + 1, waiting="gap", deadline=deadline)
-        return _issue(m, ctx) if now >= deadline else (m, ())
+        return _issue(m, now, ctx) if now >= deadline else (m, ())
     if m.sequence == "charge":
         return replace(m, state=CHARGING, sequence=None, index=0, waiting="soc", deadline=None), ()
-    normal = replace(m, state=NORMAL, sequence=None, index=0, waiting=None, deadline=acked + ctx.command_interval)
+    normal = replace(m, state=NORMAL, sequence=None, index=0, waiting=None, deadline=after + ctx.command_interval,
+                     reason=None)  # fmt: skip
     return _rules(normal, now, ctx)
 
 
 def _rules(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
-    """Normal operation: the SOC rules and the auto recovery, no sooner than command_interval after the last write."""
+    """Normal operation: the SOC rules and the recoveries, no sooner than command_interval after the last write."""
     earliest = m.last_ack + ctx.command_interval if m.last_ack is not None else now
     if now < earliest:
         return replace(m, deadline=earliest), ()
@@ -309,26 +416,53 @@ def _rules(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Action,
         and (m.last_recovery is None or now - m.last_recovery >= ctx.recovery_cooldown)
     ):
         return _begin(replace(m, recovery_attempts=m.recovery_attempts + 1, last_recovery=now), "recovery", now, ctx)
+    if ctx.has_dcdc:
+        m, name = _dcdc_rules(m, now, ctx)
+        if name == "solar":
+            return _begin(m, name, now, ctx)
+        if name == "dcdc_recovery":
+            recovering, acts = _begin(m, name, now, ctx)
+            attempt = f"{len(m.fault_recoveries)} of {ctx.fault_recovery_per_hour} this hour"
+            return replace(recovering, reason=f"DC-DC fault recovery attempt {attempt}"), acts
     if obs.soc is None:
         return m, ()
     if obs.soc <= ctx.soc_low_threshold:
         return _begin(m, "charge", now, ctx)
-    if ctx.has_dcdc and obs.soc >= ctx.soc_high_threshold:
+    if ctx.has_dcdc and obs.soc >= ctx.soc_high_threshold and not _dcdc_down(obs):
         return _begin(m, "soc_high", now, ctx)
     return m, ()
 
 
+def _dcdc_rules(m: Machine, now: float, ctx: Context) -> tuple[Machine, str | None]:
+    """The DC-DC's own rules: the machine (with the fault recovery's timer) and the sequence to begin, if any.
+
+    A DC-DC whose steps were skipped gets its solar mode back when it is available again; with fault recovery
+    on, a tripped DC-DC whose trips stayed cleared for FAULT_CLEAR_TIME is reset and put back to solar."""
+    obs = m.obs
+    if m.dcdc_missed and not _dcdc_down(obs):
+        return replace(m, dcdc_missed=False), "solar"
+    if not (ctx.fault_recovery and obs.dcdc_fault and not obs.dcdc_stale and not obs.dcdc_tripped):
+        return replace(m, clear_since=None), None
+    since = now if m.clear_since is None else m.clear_since
+    recent = tuple(t for t in m.fault_recoveries if now - t < RECOVERY_WINDOW)
+    if now < since + FAULT_CLEAR_TIME or len(recent) >= ctx.fault_recovery_per_hour:
+        wake = since + FAULT_CLEAR_TIME if now < since + FAULT_CLEAR_TIME else recent[0] + RECOVERY_WINDOW
+        return replace(m, clear_since=since, fault_recoveries=recent, deadline=wake), None
+    return replace(m, clear_since=None, dcdc_missed=False, fault_recoveries=(*recent, now)), "dcdc_recovery"
+
+
 def _resume(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
-    """After HOLD: the interrupted sequence again from its first step if its condition still holds;
-    otherwise what brings the devices back to normal operation."""
+    """After HOLD, from the first fresh SOC (never an assumed one): the interrupted sequence again from its first
+    step if its condition still holds; otherwise what brings the devices back to normal operation."""
     base = replace(m, state=NORMAL, sequence=None, index=0, waiting=None, deadline=None, held=None, reason=None)
     name, done = m.held or (None, 0)
-    soc = m.obs.soc if m.obs.soc is not None else 50.0
+    soc = m.obs.soc
+    assert soc is not None  # HOLD ends only on a plausible SOC (Observation.blind)
     if m.held is not None and name is None:  # was charging to the stop threshold
         if soc >= ctx.soc_charge_stop_threshold:
             return _begin(base, "charge_end", now, ctx)
         return replace(base, state=CHARGING, waiting="soc"), ()
-    if name in ("start", "charge_end"):
+    if name in ("start", "charge_end", "fault_recovery", "dcdc_recovery"):
         return _begin(base, name, now, ctx)
     if name == "charge":
         if soc < ctx.soc_charge_stop_threshold:

@@ -38,6 +38,7 @@ class PcsState:
     trip_1: int = 0
     trip_2: int = 0
     alarm_1: int = 0
+    latched: bool = False  # total fault: set by any trip, kept after the trip goes until a reset (19)
     power_kw: float = 0.0  # battery side, + = charging the battery
     ac_kw: float = 0.0
     energy: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("ac_chg", "ac_dis", "dc_chg", "dc_dis"), 0.0))
@@ -50,6 +51,7 @@ class DcdcState:
     trip_1: int = 0
     trip_2: int = 0
     alarm_1: int = 0
+    latched: bool = False  # total fail, kept after the trip goes until a reset (100)
     power_kw: float = 0.0
     today_kwh: float = 0.0
     yesterday_kwh: float = 78.7
@@ -120,9 +122,11 @@ class Plant:
         pcs, dcdc, bms = self.pcs, self.dcdc, self.bms
         if pcs.pending and self.time >= pcs.pending_until:
             pcs.mode, pcs.pending = pcs.pending, None
-        if pcs.trip_1 or pcs.trip_2:
+        pcs.latched = pcs.latched or bool(pcs.trip_1 or pcs.trip_2)
+        dcdc.latched = dcdc.latched or bool(dcdc.trip_1 or dcdc.trip_2)
+        if pcs.latched:
             pcs.mode, pcs.pending = "stop", None
-        if dcdc.trip_1 or dcdc.trip_2:
+        if dcdc.latched:
             dcdc.mode = "stopped"
         connected = bms.contactor and not bms.fire_alarm
         full, empty = bms.soc >= 100.0, bms.soc <= 0.0
@@ -186,9 +190,10 @@ class Plant:
             return f"command value must be 0x55, got {value:#x}"
         if address == 19:
             pcs.trip_1 = pcs.trip_2 = 0
+            pcs.latched = False
         elif address in PCS_COMMANDS:
             target = PCS_COMMANDS[address]
-            if pcs.trip_1 or pcs.trip_2:
+            if pcs.latched and target != "stop":
                 return "PCS in fault: reset first"
             if target in ("standby", "independent") and pcs.mode == "stop":
                 pcs.pending, pcs.pending_until = target, self.time + self.p.pcs_start_delay
@@ -205,8 +210,9 @@ class Plant:
             return f"command value must be 0x55, got {value:#x}"
         if address == 100:
             dcdc.trip_1 = dcdc.trip_2 = 0
+            dcdc.latched = False
         elif address in DCDC_MODES:
-            if dcdc.trip_1 or dcdc.trip_2:
+            if dcdc.latched and address != 101:
                 return "DC-DC in fault: reset first"
             dcdc.mode = DCDC_MODES[address] or dcdc.mode
         return None
@@ -294,7 +300,7 @@ class Plant:
             | (32 if pcs.mode == "independent" else 0)
             | 1 << 10
             | ((7 << 11) if running else 0)
-            | (1 << 14 if pcs.trip_1 or pcs.trip_2 else 0)
+            | (1 << 14 if pcs.latched or pcs.trip_1 or pcs.trip_2 else 0)
             | (1 << 8 if self.bms.soc >= 100 else 0)
             | (1 << 7 if self.bms.soc <= 0 else 0)
         )
@@ -345,7 +351,7 @@ class Plant:
         v_out = self.battery_voltage()
         running = dcdc.mode not in ("stopped", "ready", "standby")
         status_2 = 1 << DCDC_STATUS_BIT[dcdc.mode] | (1 << 7 if running else 0)
-        status_1 = (1 << 7) | ((3 << 4) if running else 0) | (1 << 11 if dcdc.trip_1 or dcdc.trip_2 else 0)
+        status_1 = (1 << 7) | ((3 << 4) if running else 0) | (1 << 11 if dcdc.latched or dcdc.trip_1 or dcdc.trip_2 else 0)
         return {
             "system_capacity": self.p.dcdc_rating_kw,
             "generation_limit_power": dcdc.limit_kw,

@@ -1,0 +1,296 @@
+"""Interlocks: what the plant's own alarms forbid or demand, in every mode and every automatic state.
+
+The table (RULES) is data; the README shows it. Each rule watches one device
+type's bits by id (or every fault-severity alarm bit of it) and, while active:
+- refuses commands whose effect it does not allow, from every source, at the
+  command service's one door (raw writes are judged by the write they make);
+- enforces writes (the fire stop) until the device reads back the wanted
+  state, re-sent every `command_interval`: always, or only while the automatic
+  mode is engaged;
+- is a PMS alarm (`interlock_<id>`), so the console and MQTT show it.
+
+A condition is decided on a fresh snapshot of its device and holds until a
+fresh snapshot clears it: a device that goes quiet keeps its last verdict.
+The same evaluation checks the BMS's SOC for plausibility (range and rate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pms_core.bus import AlarmChanged, Bus, Snapshot
+from pms_core.clock import Clock
+from pms_core.commands import CommandRejected, CommandService, shows
+from pms_core.devices import Device
+from pms_core.registers import DeviceMap, Effect
+
+log = logging.getLogger(__name__)
+
+EVERY_EFFECT: frozenset[Effect] = frozenset(("stop", "reset", "standby", "energize", "setting"))
+STOP_OR_RESET: frozenset[Effect] = frozenset(("stop", "reset"))
+NOT_ENERGIZE: frozenset[Effect] = EVERY_EFFECT - {"energize"}
+
+
+@dataclass(frozen=True)
+class Enforce:
+    """A write the interlock makes until the device shows it: a named command of the device's map."""
+
+    device_type: str
+    command: str
+    mode: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str  # what the condition is, in words
+    device_type: str  # whose bits raise it
+    flags: tuple[tuple[str, str], ...]  # (register, bit id); empty: every fault-severity alarm bit of the device
+    allows: tuple[tuple[str, frozenset[Effect]], ...]  # per device type: the effects still allowed while active
+    enforce: tuple[Enforce, ...] = ()
+    enforce_always: bool = False  # True: in every mode; False: only while the automatic mode is engaged
+    severity: str = "fault"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "fire", "BMS fire alarm", "BMS", (("fire_alarm", "fire"),),
+        allows=(("BMS", STOP_OR_RESET), ("PCS", STOP_OR_RESET), ("DCDC", STOP_OR_RESET)),
+        enforce=(Enforce("PCS", "operation_mode", "stop"), Enforce("DCDC", "operation_mode", "stop")),
+        enforce_always=True,
+    ),
+    Rule(
+        "bms_fault", "BMS fault", "BMS", (),
+        allows=(("BMS", NOT_ENERGIZE), ("PCS", NOT_ENERGIZE), ("DCDC", NOT_ENERGIZE)),
+        enforce=(Enforce("PCS", "operation_mode", "stop"), Enforce("DCDC", "operation_mode", "standby")),
+    ),
+    Rule("pcs_trip", "PCS total fault or trip", "PCS", (), allows=(("PCS", STOP_OR_RESET),)),
+    Rule("dcdc_trip", "DC-DC trip", "DCDC", (), allows=(("DCDC", STOP_OR_RESET),), severity="warning"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Active:
+    """A rule in force on one device: the names of the bits that raise it."""
+
+    rule: Rule
+    device_name: str
+    names: tuple[str, ...]  # every active bit
+    conditions: tuple[str, ...]  # those of alarm registers: the trip itself, not a latched summary such as total fault
+
+    def words(self) -> str:
+        shown = ", ".join(self.names[:3]) + (f" and {len(self.names) - 3} more" if len(self.names) > 3 else "")
+        return f"{self.rule.title} on {self.device_name} ({shown})"
+
+
+def raised_bits(rule: Rule, device_map: DeviceMap, snap: Snapshot) -> tuple[tuple[str, bool], ...]:
+    """The active bits that raise `rule` in a snapshot: (bit name, of an alarm register). Registers the device
+    reports as not available raise nothing."""
+    out: list[tuple[str, bool]] = []
+    regs = device_map.registers
+    if rule.flags:
+        for register, flag_id in rule.flags:
+            raw = snap.raw.get(register)
+            if raw is not None and snap.values.get(register) is not None and regs[register].flag(raw, flag_id):
+                reg = regs[register]
+                out.append((reg.bits[reg.bit_of(flag_id)].name, reg.role == "alarm"))
+        return tuple(out)
+    for name, bits in device_map.alarm_bits().items():
+        raw = snap.raw.get(name)
+        if raw is None or snap.values.get(name) is None:
+            continue
+        out.extend((d.name, regs[name].role == "alarm") for b, d in bits if d.severity == "fault" and raw >> b & 1)
+    return tuple(out)
+
+
+def enforcement(active: Iterable[Active], engaged: bool) -> dict[str, tuple[Enforce, Active]]:
+    """Per device type, the write the interlocks want now: the most serious active rule decides (a fire's DC-DC
+    stop, not a BMS fault's standby). Rules that enforce only in the automatic mode need it `engaged`."""
+    out: dict[str, tuple[Enforce, Active]] = {}
+    for act in sorted(active, key=lambda a: RULES.index(a.rule)):
+        if act.rule.enforce_always or engaged:
+            for write in act.rule.enforce:
+                out.setdefault(write.device_type, (write, act))
+    return out
+
+
+def due(shown: bool, refused: bool, busy: bool, last_sent: float | None, now: float, interval: float) -> bool:
+    """Whether a wanted write goes out now: not while the device shows it, another interlock forbids it, or the
+    last try is still under way; then at once, and again every `interval` until the device shows it."""
+    return not (shown or refused or busy) and (last_sent is None or now - last_sent >= interval)
+
+
+class SocCheck:
+    """A BMS SOC is plausible inside 0-100 % and when it moved no faster than the battery can since the last
+    reading. A reading out of range does not become the reference, so the reading after a glitch counts again."""
+
+    def __init__(self, max_rate: float) -> None:
+        self.max_rate = max_rate  # % per plant second
+        self._last: tuple[float, float] | None = None  # (soc, plant monotonic)
+        self.problem: str | None = "no SOC read yet"
+
+    def check(self, soc: float | None, raw: int | None, at: float) -> str | None:
+        last, problem = self._last, None
+        if soc is None or not math.isfinite(soc):
+            problem, self._last = f"BMS SOC not available (raw {raw})", None
+        elif not 0 <= soc <= 100:
+            problem, self._last = f"BMS SOC {soc:g} % is outside 0-100 % (raw {raw})", None
+        else:
+            self._last = (soc, at)
+            if last is not None and at > last[1] and abs(soc - last[0]) / (at - last[1]) > self.max_rate:
+                problem = (
+                    f"BMS SOC moved from {last[0]:g} to {soc:g} % in {at - last[1]:.1f} s (raw {raw}), faster than"
+                    f" a battery can ({self.max_rate:g} %/s)"
+                )
+        if problem != self.problem:
+            if problem:
+                log.warning("SOC implausible, treated as stale: %s", problem)
+            elif self.problem and self._last is not None and last is not None:
+                log.info("SOC plausible again: %g %%", soc)
+        self.problem = problem
+        return problem
+
+
+class Interlocks:
+    def __init__(
+        self,
+        devices: dict[str, Device],
+        service: CommandService,
+        bus: Bus,
+        clock: Clock,
+        command_interval: Callable[[], float],
+        soc_max_rate: float,
+    ) -> None:
+        self.devices = devices
+        self.service = service
+        self.bus = bus
+        self.clock = clock
+        self.command_interval = command_interval
+        self.soc = SocCheck(soc_max_rate)
+        # Set by the operation manager: the automatic mode is on and running or in FAULT (not idle).
+        self.engaged: Callable[[], bool] = lambda: False
+        self.active: dict[tuple[str, str], Active] = {}  # (rule id, device name) -> in force
+        self._sent: dict[tuple[str, Enforce], float] = {}  # (device name, write) -> plant monotonic of the last try
+        self._busy: set[tuple[str, Enforce]] = set()
+        self._unplannable: set[tuple[str, Enforce]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+        service.interlock = self.refusal
+        self._unsubscribe = bus.subscribe(Snapshot, self._on_snapshot)
+
+    # --- what is in force -----------------------------------------------------------------
+    def of(self, rule_id: str, device_type: str) -> Active | None:
+        return next((a for a in self.active.values() if a.rule.id == rule_id and self._type(a.device_name) == device_type),
+                    None)  # fmt: skip
+
+    def refusal(self, device: Device, effect: Effect) -> str | None:
+        """Why a write with `effect` may not go to `device` now, or None."""
+        for act in self.active.values():
+            allowed = dict(act.rule.allows).get(device.type)
+            if allowed is not None and effect not in allowed:
+                return (
+                    f"interlock: {act.words()} is active; {device.name} takes only"
+                    f" {' / '.join(sorted(allowed))} commands until it clears"
+                )
+        return None
+
+    # --- evaluation ---------------------------------------------------------------------------
+    def _on_snapshot(self, snap: Snapshot) -> None:
+        device = self.devices.get(snap.device_name)
+        if self._closed or device is None:
+            return
+        if device.type == "BMS":
+            self.soc.check(snap.values.get("battery_soc"), snap.raw.get("battery_soc"), snap.monotonic)
+        for rule in RULES:
+            if rule.device_type == device.type:
+                self._update(rule, device, raised_bits(rule, device.map, snap), snap.timestamp)
+        self._enforce()
+
+    def _update(self, rule: Rule, device: Device, bits: tuple[tuple[str, bool], ...], at: float) -> None:
+        key = (rule.id, device.name)
+        before = self.active.get(key)
+        if not bits:
+            if before is not None:
+                del self.active[key]
+                # A new episode is acted on at once, not a command_interval after the last one's writes.
+                self._sent = {k: t for k, t in self._sent.items() if k[1] not in rule.enforce}
+                log.warning("interlock cleared: %s", before.words())
+                self._alarm(before, False, at)
+            return
+        now = Active(rule, device.name, tuple(n for n, _ in bits), tuple(n for n, alarm in bits if alarm))
+        self.active[key] = now
+        if before is None:
+            log.warning("interlock active: %s", now.words())
+            self._alarm(now, True, at)
+
+    def _alarm(self, act: Active, on: bool, at: float) -> None:
+        rule = act.rule
+        enforced = " and ".join(f"{e.device_type} {e.mode}" for e in rule.enforce)
+        when = "" if not enforced else " in every mode" if rule.enforce_always else " while the automatic mode runs"
+        action = f"; the PMS sends {enforced} until read back{when}" if enforced else ""
+        message = f"{act.words()}: {self._refusing(rule)}{action}"
+        self.bus.publish(AlarmChanged("PMS", f"interlock_{rule.id}", f"interlock_{rule.id}", rule.severity, on, message, at))
+
+    @staticmethod
+    def _refusing(rule: Rule) -> str:
+        return "; ".join(f"{t} takes only {' / '.join(sorted(allowed))}" for t, allowed in rule.allows)
+
+    # --- enforcement ------------------------------------------------------------------------
+    def _enforce(self) -> None:
+        """Send each wanted write that its device does not show, at most once per command_interval."""
+        now, interval = self.clock.monotonic(), self.command_interval()
+        for device_type, (write, act) in enforcement(self.active.values(), self.engaged()).items():
+            device = self._device(device_type)
+            if device is None:
+                continue
+            key = (device.name, write)
+            try:
+                plan = self.service.plan(device, write.command, {"mode": write.mode})
+            except CommandRejected as exc:  # a site's own map without the command: say so once, keep watching
+                if key not in self._unplannable:
+                    self._unplannable.add(key)
+                    log.error("interlock %s cannot command %s: %s", act.rule.id, device.name, exc)
+                continue
+            snap = device.fresh_snapshot()
+            shown = snap is not None and shows(snap, plan)
+            # A write another interlock forbids is not sent: a tripped DC-DC takes no standby, and is stopped already.
+            if due(shown, self.refusal(device, plan.effect) is not None, key in self._busy, self._sent.get(key), now,
+                   interval):  # fmt: skip
+                self._sent[key] = now
+                self._spawn(self._write(device, write, act), f"interlock {act.rule.id} {device.name}")
+
+    async def _write(self, device: Device, write: Enforce, act: Active) -> None:
+        key = (device.name, write)
+        self._busy.add(key)
+        try:
+            result = await self.service.execute(device.name, write.command, {"mode": write.mode}, source="interlock")
+            if not result.ok:
+                log.error("interlock %s: %s %s failed (%s); again in %g s", act.rule.id, device.name, write.mode,
+                          result.reason, self.command_interval())  # fmt: skip
+        finally:
+            self._busy.discard(key)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _device(self, device_type: str) -> Device | None:
+        return next((d for d in self.devices.values() if d.type == device_type), None)
+
+    def _type(self, device_name: str) -> str:
+        return self.devices[device_name].type
+
+    async def close(self) -> None:
+        """Nothing more is evaluated or written (closing must not write on the poller's last snapshot)."""
+        if not self._closed:
+            self._closed = True
+            self._unsubscribe()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
