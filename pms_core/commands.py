@@ -112,8 +112,11 @@ class CommandService:
         *,
         source: Source,
         request_id: str | None = None,
+        still_wanted: Callable[[], bool] | None = None,
     ) -> CommandResult:
-        """Validate, gate, write. Returns at `written` or `failed`; confirmation follows as an event."""
+        """Validate, gate, write. Returns at `written` or `failed`; confirmation follows as an event.
+
+        `still_wanted`, asked once the device is free: False drops a step the automatic mode gave up meanwhile."""
         params = dict(params or {})
         result = CommandResult(next(self._ids), source, device_name, command, params, "failed", request_id=request_id)
         device = self.devices.get(device_name)
@@ -123,7 +126,7 @@ class CommandService:
             plan = self.plan(device, command, params)
         except CommandRejected as exc:
             return self._finish(replace(result, reason=str(exc)))
-        return await self._write(device, result, plan)
+        return await self._write(device, result, plan, still_wanted)
 
     async def write_raw(self, device_name: str, address: int, value: int, *, request_id: str | None = None) -> CommandResult:
         """A raw register write: only to an address the map declares writable, with a value that fits."""
@@ -226,13 +229,17 @@ class CommandService:
         )
 
     # --- writing and confirming --------------------------------------------------------
-    async def _write(self, device: Device, result: CommandResult, plan: Plan) -> CommandResult:
+    async def _write(
+        self, device: Device, result: CommandResult, plan: Plan, still_wanted: Callable[[], bool] | None = None
+    ) -> CommandResult:
         async with self._locks[device.name]:
             # Gates inside the lock: a stop or an interlock that arrives while we waited wins.
             refusal = (
                 ("the PMS is shutting down" if self._closed else None)
                 or self.gate(result.source)
                 or self.interlock(device, plan.effect)
+                or self._stale_for_auto(device, result.source)
+                or (None if still_wanted is None or still_wanted() else "no longer wanted by the automatic mode")
             )
             if refusal:
                 return self._finish(replace(result, reason=refusal))
@@ -251,6 +258,13 @@ class CommandService:
             if plan.confirm or plan.readback:
                 self._await_confirmation(device, written, plan)
             return self._finish(written, plan.label)
+
+    @staticmethod
+    def _stale_for_auto(device: Device, source: Source) -> str | None:
+        """The automatic mode never acts on stale data (a person in basic mode may: they see the age)."""
+        if source == "auto" and device.fresh_snapshot() is None:
+            return f"{device.name} has no fresh data: the automatic mode does not command it"
+        return None
 
     def _await_confirmation(self, device: Device, written: CommandResult, plan: Plan) -> None:
         key = (device.name, written.command)

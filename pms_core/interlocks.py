@@ -127,19 +127,20 @@ def due(shown: bool, refused: bool, busy: bool, last_sent: float | None, now: fl
 
 class SocCheck:
     """A BMS SOC is plausible inside 0-100 % and when it moved no faster than the battery can since the last
-    reading. A reading out of range does not become the reference, so the reading after a glitch counts again."""
+    reading in range. A reading out of range is never the reference, so the reading after a glitch is compared
+    with the one before it; one in range always is, so a real step (a recalibration) costs one reading."""
 
     def __init__(self, max_rate: float) -> None:
         self.max_rate = max_rate  # % per plant second
         self._last: tuple[float, float] | None = None  # (soc, plant monotonic)
-        self.problem: str | None = "no SOC read yet"
+        self.problem: str | None = None
 
     def check(self, soc: float | None, raw: int | None, at: float) -> str | None:
         last, problem = self._last, None
         if soc is None or not math.isfinite(soc):
-            problem, self._last = f"BMS SOC not available (raw {raw})", None
+            problem = f"BMS SOC not available (raw {raw})"
         elif not 0 <= soc <= 100:
-            problem, self._last = f"BMS SOC {soc:g} % is outside 0-100 % (raw {raw})", None
+            problem = f"BMS SOC {soc:g} % is outside 0-100 % (raw {raw})"
         else:
             self._last = (soc, at)
             if last is not None and at > last[1] and abs(soc - last[0]) / (at - last[1]) > self.max_rate:
@@ -150,7 +151,7 @@ class SocCheck:
         if problem != self.problem:
             if problem:
                 log.warning("SOC implausible, treated as stale: %s", problem)
-            elif self.problem and self._last is not None and last is not None:
+            else:
                 log.info("SOC plausible again: %g %%", soc)
         self.problem = problem
         return problem
@@ -245,24 +246,25 @@ class Interlocks:
         """Send each wanted write that its device does not show, at most once per command_interval."""
         now, interval = self.clock.monotonic(), self.command_interval()
         for device_type, (write, act) in enforcement(self.active.values(), self.engaged()).items():
-            device = self._device(device_type)
-            if device is None:
-                continue
-            key = (device.name, write)
-            try:
-                plan = self.service.plan(device, write.command, {"mode": write.mode})
-            except CommandRejected as exc:  # a site's own map without the command: say so once, keep watching
-                if key not in self._unplannable:
-                    self._unplannable.add(key)
-                    log.error("interlock %s cannot command %s: %s", act.rule.id, device.name, exc)
-                continue
-            snap = device.fresh_snapshot()
-            shown = snap is not None and shows(snap, plan)
-            # A write another interlock forbids is not sent: a tripped DC-DC takes no standby, and is stopped already.
-            if due(shown, self.refusal(device, plan.effect) is not None, key in self._busy, self._sent.get(key), now,
-                   interval):  # fmt: skip
-                self._sent[key] = now
-                self._spawn(self._write(device, write, act), f"interlock {act.rule.id} {device.name}")
+            for device in self.devices.values():
+                if device.type == device_type:
+                    self._enforce_on(device, write, act, now, interval)
+
+    def _enforce_on(self, device: Device, write: Enforce, act: Active, now: float, interval: float) -> None:
+        key = (device.name, write)
+        try:
+            plan = self.service.plan(device, write.command, {"mode": write.mode})
+        except CommandRejected as exc:  # a site's own map without the command: say so once, keep watching
+            if key not in self._unplannable:
+                self._unplannable.add(key)
+                log.error("interlock %s cannot command %s: %s", act.rule.id, device.name, exc)
+            return
+        snap = device.fresh_snapshot()
+        shown = snap is not None and shows(snap, plan)
+        # A write another interlock forbids is not sent: a tripped DC-DC takes no standby, and is stopped already.
+        if due(shown, self.refusal(device, plan.effect) is not None, key in self._busy, self._sent.get(key), now, interval):
+            self._sent[key] = now
+            self._spawn(self._write(device, write, act), f"interlock {act.rule.id} {device.name}")
 
     async def _write(self, device: Device, write: Enforce, act: Active) -> None:
         key = (device.name, write)
@@ -279,9 +281,6 @@ class Interlocks:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def _device(self, device_type: str) -> Device | None:
-        return next((d for d in self.devices.values() if d.type == device_type), None)
 
     def _type(self, device_name: str) -> str:
         return self.devices[device_name].type

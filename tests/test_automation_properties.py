@@ -35,10 +35,17 @@ class Automation(RuleBasedStateMachine):
         self.engaged = False  # the operator started the automatic mode and has not stopped it
         self.pcs_stopped = False  # the PCS reads back stopped
         self.stop_sent: float | None = None  # the interlocks' last PCS stop
+        self.needs_a_person = False  # a fire or a BMS fault was seen since the machine went to FAULT
 
     # --- inputs ----------------------------------------------------------------------------------------
     def feed(self, event: sm.Input) -> None:
+        before = self.m.state
         self.m, actions = sm.step(self.m, event, self.now, CTX)
+        if self.m.state == sm.FAULT:
+            self.needs_a_person = self.needs_a_person or bool(self.obs.fire or self.obs.bms_fault)
+        elif before == sm.FAULT:
+            assert not (self.m.state == sm.RECOVERY and self.needs_a_person), "recovered after a fire or BMS fault"
+            self.needs_a_person = False
         for action in actions:
             if isinstance(action, sm.Issue):
                 self.issued.append((self.now, action, self.obs))
@@ -47,13 +54,15 @@ class Automation(RuleBasedStateMachine):
         self.enforce()
 
     @rule(
-        soc=st.one_of(st.none(), st.floats(0, 100)),
+        soc=st.floats(0, 100),
+        soc_unknown=rarely,
         bms_stale=rarely, pcs_stale=rarely, dcdc_stale=rarely, fire=rarely, bms_fault=rarely, pcs_fault=rarely,
-        pcs_tripped=rarely, dcdc_fault=rarely, comm=rarely,
+        pcs_tripped=rarely, dcdc_fault=rarely, dcdc_tripped=rarely, comm=rarely,
     )  # fmt: skip
-    def observe(self, soc, bms_stale, pcs_stale, dcdc_stale, fire, bms_fault, pcs_fault, pcs_tripped, dcdc_fault, comm):
+    def observe(self, soc, soc_unknown, bms_stale, pcs_stale, dcdc_stale, fire, bms_fault, pcs_fault, pcs_tripped, dcdc_fault,
+                dcdc_tripped, comm):  # fmt: skip
         self.obs = sm.Observation(
-            soc=None if bms_stale else soc,
+            soc=None if bms_stale or soc_unknown else soc,
             bms_stale="BMS data is stale or offline" if bms_stale else None,
             pcs_stale="PCS data is stale or offline" if pcs_stale else None,
             dcdc_stale="DC-DC data is stale or offline" if dcdc_stale else None,
@@ -61,7 +70,8 @@ class Automation(RuleBasedStateMachine):
             bms_fault="BMS fault (Rack Over Voltage Error)" if bms_fault or fire else None,
             pcs_fault="PCS total fault or trip" if pcs_fault or pcs_tripped else None,
             pcs_tripped=pcs_tripped,
-            dcdc_fault="DC-DC trip" if dcdc_fault else None,
+            dcdc_fault="DC-DC trip" if dcdc_fault or dcdc_tripped else None,
+            dcdc_tripped=dcdc_tripped,
             bms_comm_error=comm,
         )
         self.feed(sm.Observe(self.obs))
@@ -107,7 +117,10 @@ class Automation(RuleBasedStateMachine):
         if self.obs.bms_fault:
             active.append(Active(RULE["bms_fault"], "BMS", ("Rack Over Voltage Error",), ("Rack Over Voltage Error",)))
         engaged = self.engaged and self.m.state != sm.IDLE
-        pcs = enforcement(active, engaged).get("PCS")
+        wanted = enforcement(active, engaged)
+        if self.obs.fire:
+            assert {t: w.mode for t, (w, _) in wanted.items()} == {"PCS": "stop", "DCDC": "stop"}
+        pcs = wanted.get("PCS")
         if pcs and due(self.pcs_stopped, False, False, self.stop_sent, self.now, CTX.command_interval):
             assert pcs[0].mode == "stop"
             self.stop_sent = self.now
@@ -142,6 +155,6 @@ class Automation(RuleBasedStateMachine):
 
 
 Automation.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=400, stateful_step_count=80, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 TestAutomation = Automation.TestCase

@@ -5,13 +5,14 @@ Plant time runs 50x (poll 1 s = 20 ms real, command_interval 5 s = 0.1 s real).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
 
 from pms_core.bus import AlarmChanged, Snapshot
 from pms_core.commands import CommandResult
-from pms_core.interlocks import RULES, raised_bits
+from pms_core.interlocks import RULES, SocCheck, raised_bits
 from pms_core.registers import load_map
 from pms_core.simulator import PlantParams
 from tests.conftest import ROOT, Plant, auto_plant, wait_for
@@ -241,8 +242,10 @@ async def test_a_frozen_pcs_refuses_the_start_and_holds_a_running_machine(tmp_pa
         assert op.set_mode("auto", source="gui").ok
         outcome = op.start_auto(source="gui")
         assert not outcome.ok and "PCS data is stale or offline" in outcome.message
-        server.resume_answering()
-        await wait_for(lambda: plant.device("PCS").fresh_snapshot() is not None, 5, "PCS back")
+        polls: list[Snapshot] = []
+        plant.runtime.bus.subscribe(Snapshot, lambda s: polls.append(s) if s.device_type == "PCS" else None)
+        server.resume_answering()  # the link recovers from the timed-out request over a few polls
+        await wait_for(lambda: len(polls) >= 5 and plant.device("PCS").fresh_snapshot() is not None, 5, "PCS back")
         await run_auto_to_normal(plant)
         before = len(plant.writes())
         server.stop_answering()
@@ -251,6 +254,9 @@ async def test_a_frozen_pcs_refuses_the_start_and_holds_a_running_machine(tmp_pa
         plant.sim.set_soc(4)  # would start the charge cycle
         await plant.runtime.clock.sleep(6 * INTERVAL)
         assert plant.writes()[before:] == []
+        # The door itself refuses the automatic mode a device without fresh data, whatever the machine thinks.
+        late = await plant.runtime.commands.execute(plant.name("PCS"), "operation_mode", {"mode": "stop"}, source="auto")
+        assert not late.ok and "no fresh data" in late.reason
         server.resume_answering()
         await wait_for(lambda: [a for t, a, _ in plant.writes()[before:] if t == "PCS"][:1] == [20], 10, "charge cycle")
         await wait_for(lambda: auto.machine.state == "CHARGING", 10, "charging")
@@ -319,20 +325,21 @@ async def test_command_interval_holds_across_stop_and_start(tmp_path):
         assert second[2] == 21 and second[0] - first[0] >= INTERVAL - 0.5
 
 
-async def test_closing_writes_nothing_on_the_last_snapshot(tmp_path):
+async def test_closing_writes_nothing_on_a_snapshot_that_arrives_during_shutdown(tmp_path):
     plant = site(tmp_path, params=PlantParams(initial_soc=30), command_interval=INTERVAL)
     async with plant:
         await plant.all_online()
         await run_auto_to_normal(plant)
-        runtime = plant.runtime
-        await runtime.auto.close()
-        await runtime.interlocks.close()
-        before = len(plant.writes())
-        plant.sim.set_soc(3)  # the poller's next snapshots would start the charge cycle
-        plant.sim.set_bits(plant.name("BMS"), "fire_alarm", FIRE)  # and the fire stop
-        await wait_for(lambda: runtime.device_of_type("BMS").snapshot.values["battery_soc"] < 5, 3, "seen")
-        await runtime.clock.sleep(4 * INTERVAL)
-        await runtime.commands.stop()
+        runtime, before = plant.runtime, len(plant.writes())
+        plant.sim.set_bits(plant.name("BMS"), "fire_alarm", FIRE)
+        plant.sim.set_soc(3)
+        bms = runtime.device_of_type("BMS")
+        # The poller's last reading comes back while the runtime stops: as if its poll had been in flight.
+        await runtime.stop()
+        last = await bms.read()
+        runtime.bus.publish(last)
+        assert last.raw["fire_alarm"] == FIRE and last.values["battery_soc"] < 5  # what would start a charge and a stop
+        await asyncio.sleep(0.2)  # 10 plant seconds: two command intervals for anything that would go out
         late = await command(plant, "PCS", "operation_mode", mode="stop")
         assert not late.ok and late.reason == "the PMS is shutting down"
         assert plant.writes()[before:] == []
@@ -355,3 +362,11 @@ async def test_fault_recovery_resets_the_pcs_and_starts_again_once_the_trip_stay
         writes = [(t, a) for t, a, _ in plant.writes()[before:]]
         assert writes == [("PCS", 19), ("PCS", 21), ("PCS", 24), ("DCDC", 100), ("DCDC", 107)]
         assert sim.plant.pcs.mode == "independent"
+
+
+def test_a_glitch_out_of_range_does_not_switch_off_the_rate_check():
+    check = SocCheck(max_rate=2.0)
+    assert [check.check(soc, None, t) for t, soc in enumerate((50.0, 50.0))] == [None, None]
+    assert "outside 0-100 %" in check.check(6553.5, 65535, 2)
+    assert "faster than a battery can" in check.check(4.0, 40, 3)  # compared with 50 % before the glitch
+    assert check.check(4.1, 41, 4) is None

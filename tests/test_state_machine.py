@@ -482,3 +482,24 @@ def test_a_tripped_dcdc_is_reset_by_fault_recovery_once_its_trips_stayed_clear()
     d.feed(fresh(50), at=d.now + 1)
     d.run_until_idle_wait()
     assert [p["mode"] for *_, p in d.writes][-2:] == ["reset", "solar"] and d.m.state == NORMAL
+
+
+def test_a_bms_fault_that_arises_in_fault_becomes_its_cause_and_is_never_recovered():
+    d = started(ctx=RECOVERING)
+    d.feed(fresh(50, pcs_fault=PCS_FAULT, pcs_tripped=True), at=d.now + 1)
+    acts = d.feed(fresh(50, pcs_fault=PCS_FAULT, bms_fault="BMS fault on BMS (Cell Over Voltage Error)"), at=d.now + 1)
+    assert d.m.cause == "bms" and "Cell Over Voltage" in d.m.reason and [a.code for a in acts] == ["auto_fault"]
+    d.feed(fresh(50), at=d.now + 1)  # everything clears
+    assert d.feed(Tick(), at=d.now + 3600) == () and d.m.state == FAULT
+
+
+def test_a_dcdc_trip_that_returns_outside_normal_operation_restarts_the_60_s():
+    d = started(ctx=RECOVERING)
+    tripped, latched = fresh(50, dcdc_fault=DCDC_TRIP, dcdc_tripped=True), fresh(50, dcdc_fault=DCDC_TRIP)
+    d.feed(tripped, at=d.now + 1)
+    d.feed(latched, at=d.now + 1)  # cleared: the 60 s begin
+    d.feed(fresh(3, dcdc_fault=DCDC_TRIP), at=d.now + 10)  # the charge cycle begins
+    d.feed(fresh(3, dcdc_fault=DCDC_TRIP, dcdc_tripped=True), at=d.now + 20)  # tripped again while charging
+    again = d.now + 5
+    d.feed(fresh(3, dcdc_fault=DCDC_TRIP), at=again)
+    assert d.m.dcdc_clear_since == again

@@ -152,7 +152,14 @@ class AutoMode:
         if self._closed:
             return "the PMS is shutting down"
         before = self.machine
-        self.machine, actions = sm.step(before, event, self.clock.monotonic(), self.context())
+        now, ctx = self.clock.monotonic(), self.context()
+        actions: tuple[sm.Action, ...] = ()
+        if isinstance(event, (sm.Tick, sm.Done)):
+            # Data ages without an event (a device that stops answering is stale before the poller says so):
+            # the machine sees the plant as it is now before a timer or an outcome makes it issue a step.
+            self.machine, actions = sm.step(self.machine, sm.Observe(self.observation()), now, ctx)
+        self.machine, more = sm.step(self.machine, event, now, ctx)
+        actions += more
         refusal = None
         for action in actions:
             if isinstance(action, sm.Issue):
@@ -201,7 +208,10 @@ class AutoMode:
         if device is None:
             self._feed(sm.Done(issue.token, False, f"no {step.device} is configured"))
             return
-        result = await self.service.execute(device.name, step.command, dict(step.params), source="auto")
+        result = await self.service.execute(
+            device.name, step.command, dict(step.params), source="auto",
+            still_wanted=lambda: self.machine.waiting == "ack" and self.machine.token == issue.token,
+        )  # fmt: skip
         if not result.ok:
             self._feed(sm.Done(issue.token, False, result.reason))
             return

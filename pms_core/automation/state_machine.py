@@ -84,6 +84,9 @@ class Observation:
         return None if self.soc is not None else "BMS SOC is not known"
 
 
+SERIOUSNESS = ("fire", "bms", "pcs", "step")  # causes of FAULT, the most serious first
+
+
 def _fault(obs: Observation) -> tuple[str, str] | None:
     """(cause, words) of what makes the automatic mode FAULT, the most serious first."""
     if obs.fire:
@@ -176,7 +179,8 @@ class Machine:
     last_recovery: float | None = None
     cause: str | None = None  # of FAULT: "fire", "bms", "pcs" or "step" (a step failed twice)
     dcdc_missed: bool = False  # a DC-DC step was skipped (stale or tripped): give it its solar mode when it is back
-    clear_since: float | None = None  # since when the trips have been cleared (fault recovery's 60 s)
+    clear_since: float | None = None  # since when the trips have been cleared (the FAULT's recovery, 60 s)
+    dcdc_clear_since: float | None = None  # since when a tripped DC-DC's trips have been cleared (latched only)
     fault_recoveries: tuple[float, ...] = ()  # when fault recoveries were tried (at most per hour)
 
     @property
@@ -245,7 +249,7 @@ STATE_OF = {"start": STARTING, "soc_high": SOC_HIGH, "solar": SOC_HIGH, "charge"
 def step(m: Machine, event: Input, now: float, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
     """The next machine and the actions to carry out."""
     if isinstance(event, Observe):
-        m = replace(m, obs=event.obs)
+        m = replace(m, obs=event.obs, dcdc_clear_since=_dcdc_cleared_since(m.dcdc_clear_since, event.obs, now))
     if isinstance(event, Written):
         return replace(m, last_ack=event.at if m.last_ack is None else max(m.last_ack, event.at)), ()
     if isinstance(event, Stop):
@@ -306,6 +310,13 @@ def _reset_pending(m: Machine) -> bool:
         and not m.obs.bms_fault  # fmt: skip
 
 
+def _dcdc_cleared_since(since: float | None, obs: Observation, now: float) -> float | None:
+    """Kept up to date on every observation in every state: a trip that comes back restarts the 60 s."""
+    if obs.dcdc_fault and not obs.dcdc_tripped and not obs.dcdc_stale:
+        return now if since is None else since
+    return None
+
+
 def _dcdc_down(obs: Observation, step: Step | None = None) -> str | None:
     """Why the DC-DC gets no command now; a reset goes to a tripped DC-DC (it is what clears the trip)."""
     if obs.dcdc_stale:
@@ -319,9 +330,11 @@ def _in_fault(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Acti
     """FAULT holds until stopped, but a more serious cause is reported, and the optional fault recovery watches
     for every trip to stay cleared."""
     obs = m.obs
-    if obs.fire and m.cause != "fire":
-        return replace(m, cause="fire", reason="BMS fire alarm", clear_since=None, deadline=None), (
-            Alarm("auto_fault", True, "fault", "automatic mode FAULT: BMS fire alarm"),
+    fault = _fault(obs)
+    if fault and SERIOUSNESS.index(fault[0]) < SERIOUSNESS.index(m.cause or "step"):
+        cause, words = fault  # a fire or a BMS fault that arises in FAULT is what the FAULT is about from now on
+        return replace(m, cause=cause, reason=words, clear_since=None, deadline=None), (
+            Alarm("auto_fault", True, "fault", f"automatic mode FAULT: {words}"),
         )
     if not ctx.fault_recovery or m.cause not in ("pcs", "step"):
         return m, ()  # a fire or a BMS fault needs a person
@@ -441,14 +454,14 @@ def _dcdc_rules(m: Machine, now: float, ctx: Context) -> tuple[Machine, str | No
     obs = m.obs
     if m.dcdc_missed and not _dcdc_down(obs):
         return replace(m, dcdc_missed=False), "solar"
-    if not (ctx.fault_recovery and obs.dcdc_fault and not obs.dcdc_stale and not obs.dcdc_tripped):
-        return replace(m, clear_since=None), None
-    since = now if m.clear_since is None else m.clear_since
+    since = m.dcdc_clear_since
+    if not ctx.fault_recovery or since is None:
+        return m, None
     recent = tuple(t for t in m.fault_recoveries if now - t < RECOVERY_WINDOW)
     if now < since + FAULT_CLEAR_TIME or len(recent) >= ctx.fault_recovery_per_hour:
         wake = since + FAULT_CLEAR_TIME if now < since + FAULT_CLEAR_TIME else recent[0] + RECOVERY_WINDOW
-        return replace(m, clear_since=since, fault_recoveries=recent, deadline=wake), None
-    return replace(m, clear_since=None, dcdc_missed=False, fault_recoveries=(*recent, now)), "dcdc_recovery"
+        return replace(m, fault_recoveries=recent, deadline=wake), None
+    return replace(m, dcdc_clear_since=None, dcdc_missed=False, fault_recoveries=(*recent, now)), "dcdc_recovery"
 
 
 def _resume(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
