@@ -59,8 +59,8 @@ class Automation(RuleBasedStateMachine):
         bms_stale=rarely, pcs_stale=rarely, dcdc_stale=rarely, fire=rarely, bms_fault=rarely, pcs_fault=rarely,
         pcs_tripped=rarely, dcdc_fault=rarely, dcdc_tripped=rarely, comm=rarely,
     )  # fmt: skip
-    def observe(self, soc, soc_unknown, bms_stale, pcs_stale, dcdc_stale, fire, bms_fault, pcs_fault, pcs_tripped, dcdc_fault,
-                dcdc_tripped, comm):  # fmt: skip
+    def observe(self, soc, soc_unknown, bms_stale, pcs_stale, dcdc_stale, fire, bms_fault, pcs_fault, pcs_tripped,
+                dcdc_fault, dcdc_tripped, comm):  # fmt: skip
         self.obs = sm.Observation(
             soc=None if bms_stale or soc_unknown else soc,
             bms_stale="BMS data is stale or offline" if bms_stale else None,

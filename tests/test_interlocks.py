@@ -11,11 +11,13 @@ import logging
 import pytest
 
 from pms_core.bus import AlarmChanged, Snapshot
+from pms_core.clock import Clock
 from pms_core.commands import CommandResult
+from pms_core.config import load_config
 from pms_core.interlocks import RULES, SocCheck, raised_bits
 from pms_core.registers import load_map
 from pms_core.simulator import PlantParams
-from tests.conftest import ROOT, Plant, auto_plant, wait_for
+from tests.conftest import ROOT, Plant, auto_plant, free_port, wait_for, write_config
 
 FIRE = 1 << 15  # BMS fire_alarm bit 15 (the test speaks the device's language: the simulator sets raw bits)
 INTERVAL = 5.0
@@ -100,6 +102,20 @@ async def test_a_second_fire_soon_after_the_first_is_acted_on_at_once(tmp_path):
         written = [r.timestamp for r in results if r.status == "written"]
         assert written[1] - written[0] < 60  # within one command_interval of the first stop...
         assert written[1] - stops[1] < 3  # ...and still sent at the next poll
+
+
+async def test_the_fire_stop_goes_to_every_pcs_and_dcdc(tmp_path):
+    devices = [{"name": name, "type": kind, "ip": "127.0.0.1", "port": free_port(), "poll_interval": 1}
+               for name, kind in (("BMS", "BMS"), ("PCS-A", "PCS"), ("PCS-B", "PCS"), ("DCDC", "DCDC"))]  # fmt: skip
+    loaded = load_config(write_config(tmp_path, devices=devices, auto_mode={"command_interval": INTERVAL}), plant_speed=50)
+    async with Plant(loaded, Clock(50)) as plant:
+        await plant.all_online()
+        assert (await plant.runtime.commands.execute("PCS-A", "operation_mode", {"mode": "independent"}, source="gui")).ok
+        await wait_for(lambda: plant.sim.plant.pcs.mode == "independent", 3, "running")  # both read the one model
+        plant.sim.devices["PCS-B"].reject_writes = "busy"  # so that its stop shows as tried, apart from PCS-A's
+        plant.sim.set_bits("BMS", "fire_alarm", FIRE)
+        await wait_for(lambda: (20, 0x55) in plant.sim.devices["PCS-B"].refused, 3, "the second PCS's stop")
+        await wait_for(lambda: ("PCS", 20, 0x55) in plant.writes(), 3, "the first PCS's stop")
 
 
 async def test_fire_in_fault_is_acted_on_and_a_refused_stop_is_sent_again_after_command_interval(tmp_path):
