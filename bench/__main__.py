@@ -8,7 +8,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import console, history, mqtt, polling
+from bench import console, history, interlocks, mqtt, polling
 
 
 def main() -> None:
@@ -20,6 +20,7 @@ def main() -> None:
         "mqtt": mqtt.main(quick),
         "console": console.main(quick),
         "history": history.main(quick),
+        "interlocks": interlocks.main(quick),
     }
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
