@@ -52,6 +52,15 @@ async def run_auto_to_normal(plant: Plant) -> None:
     await wait_for(lambda: plant.runtime.auto.machine.state == "NORMAL", 10, "normal operation")
 
 
+async def run_auto_to_charging(plant: Plant) -> None:
+    """The automatic mode running its charge cycle (SOC low), charging until the stop threshold."""
+    await plant.all_online()
+    await run_auto_to_normal(plant)
+    auto = plant.runtime.auto
+    plant.sim.set_soc(4.5)
+    await wait_for(lambda: auto.machine.state == "CHARGING" and auto.machine.waiting == "soc", 10, "charging")
+
+
 async def command(plant: Plant, device_type: str, name: str, **params) -> CommandResult:
     return await plant.runtime.commands.execute(plant.name(device_type), name, params, source="gui")
 
@@ -171,11 +180,8 @@ def test_every_fault_severity_bit_of_the_bms_map_raises_the_bms_fault_interlock(
 async def test_a_bms_fault_while_charging_is_fault_pcs_stop_and_dcdc_standby(tmp_path, register, bit, name):
     plant = site(tmp_path, params=PlantParams(initial_soc=30), command_interval=INTERVAL)
     async with plant:
-        await plant.all_online()
-        await run_auto_to_normal(plant)
+        await run_auto_to_charging(plant)
         auto, sim = plant.runtime.auto, plant.sim
-        sim.set_soc(4.5)
-        await wait_for(lambda: auto.machine.state == "CHARGING" and auto.machine.waiting == "soc", 10, "charging")
         assert sim.plant.pcs.mode == "charge" and sim.plant.pcs.power_kw > 0
         results = interlock_results(plant)
         sim.set_bits(plant.name("BMS"), register, 1 << bit)
@@ -296,11 +302,8 @@ async def test_a_stale_dcdc_refuses_the_start(tmp_path):
 async def test_an_soc_out_of_range_is_stale_and_logged_with_its_raw_value(tmp_path, caplog):
     plant = site(tmp_path, params=PlantParams(initial_soc=30), command_interval=INTERVAL)
     async with plant:
-        await plant.all_online()
-        await run_auto_to_normal(plant)
+        await run_auto_to_charging(plant)
         auto, sim = plant.runtime.auto, plant.sim
-        sim.set_soc(4.5)
-        await wait_for(lambda: auto.machine.state == "CHARGING" and auto.machine.waiting == "soc", 10, "charging")
         before = len(plant.writes())
         with caplog.at_level(logging.WARNING, logger="pms_core.interlocks"):
             sim.plant.forced[("BMS", "battery_soc")] = 6553.5  # one bad reading must not end the charge at 6 %
