@@ -129,7 +129,9 @@ class CommandService:
         return await self._write(device, result, plan, still_wanted)
 
     async def write_raw(self, device_name: str, address: int, value: int, *, request_id: str | None = None) -> CommandResult:
-        """A raw register write: only to an address the map declares writable, with a value that fits."""
+        """A raw register write, as one of the map's named commands would make it: a command's exact value (0x55 to
+        20), or a set-point within its command's bounds and the device's rating. Registers no command writes (the
+        BMS's network settings 203-205) are never written raw."""
         params = {"address": address, "value": value}
         result = CommandResult(
             next(self._ids), "raw", device_name, "write_register", params, "failed", request_id=request_id
@@ -142,12 +144,10 @@ class CommandService:
             return self._finish(replace(result, reason=f"address {address} is not a writable register of {device_name}"))
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0xFFFF:
             return self._finish(replace(result, reason=f"value {value!r} is not a 16-bit register value (0..65535)"))
-        plan = Plan(
-            ((address, value),),
-            readback=reg if reg.readable else None,
-            label=f"{reg.name}={value}",
-            effect=device.map.effect_of_write(address, value),
-        )
+        try:
+            plan = self._plan_raw(device, reg, value)
+        except CommandRejected as exc:
+            return self._finish(replace(result, reason=str(exc)))
         return await self._write(device, result, plan)
 
     async def confirmation(self, result: CommandResult) -> CommandResult:
@@ -181,6 +181,25 @@ class CommandService:
         await asyncio.gather(*self._confirm_tasks, return_exceptions=True)
 
     # --- validation -------------------------------------------------------------------
+    def _plan_raw(self, device: Device, reg: Register, value: int) -> Plan:
+        """The named command that makes this write, planned (and so bounded) as that command."""
+        known: list[str] = []
+        for name, cmd in device.map.commands.items():
+            if cmd.address == reg.address:
+                known.append(f"{cmd.value:#x}")
+                if cmd.value == value:
+                    return self.plan(device, name, {})
+            for key, write in cmd.choices.items():
+                if write.address == reg.address:
+                    known.append(f"{write.value:#x}")
+                    if write.value == value:
+                        return self.plan(device, name, {cmd.param or "": key})
+            if cmd.register_name == reg.name:
+                return self.plan(device, name, {cmd.param or "": reg.decode([value])})
+        if not known:
+            raise CommandRejected(f"{reg.name} ({reg.address}) is written by no command of the map: not written raw")
+        raise CommandRejected(f"{reg.name} ({reg.address}) takes only {', '.join(known)} (the map's commands), got {value}")
+
     @staticmethod
     def _plan_choice(device: Device, command: str, spec: Command, arg: Any) -> Plan:
         key = arg

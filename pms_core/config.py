@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pms_core.paths import bundled_config_dir, default_config
 from pms_core.registers import DeviceMap, MapError, load_map
@@ -15,6 +17,10 @@ from pms_core.registers import DeviceMap, MapError, load_map
 DEFAULT_CONFIG = default_config()  # beside the executable when frozen and present, else the shipped one
 PCS_WATCHDOG_S = 30.0  # the PCS trips by itself after this long without a request (DECISIONS: safety)
 PCS_POLL_MAX_S = PCS_WATCHDOG_S / 3  # one lost poll still leaves another try before it trips
+STALE_MAX_S = 60.0  # data older than this is never current, whatever the config says
+LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST_NAME = re.compile(rf"{LABEL}(\.{LABEL})*")
+PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 
 
 class ConfigError(Exception):
@@ -26,7 +32,8 @@ class ConfigError(Exception):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinities are never a setting: a timer that never fires or fires in a loop, JSON that cannot be written.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TlsConfig(_Section):
@@ -36,29 +43,54 @@ class TlsConfig(_Section):
 
 
 class MqttConfig(_Section):
-    broker: str = "127.0.0.1"
+    broker: Host = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
     base_topic: str = Field(default="pms", min_length=1)
     client_id: str = Field(default_factory=lambda: f"pms-{socket.gethostname()}", min_length=1)
     username: str = ""
     password: str = ""
     keepalive: int = Field(default=30, ge=5, le=3600)
-    location: str | None = None
+    location: TopicName | None = None
     allow_raw_writes: bool = False
-    command_max_age_s: float = Field(default=30.0, gt=0)
+    command_max_age_s: float = Field(default=30.0, ge=1, le=3600)
     tls: TlsConfig | None = None
 
 
+def _host(value: str) -> str:
+    """An IPv4 address written plainly, or a host name: `192.168.003.037` is refused, it reads as another host."""
+    if re.fullmatch(r"[0-9.]+", value):
+        try:
+            ipaddress.IPv4Address(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 address (four numbers 0-255, no leading zeros)") from None
+    elif not HOST_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is neither an IPv4 address nor a host name")
+    return value
+
+
+def _topic_level(value: str) -> str:
+    """A name that is one MQTT topic level as it stands: `BMS #1` would make every publish fail, `PCS/1` add a level."""
+    bad = sorted({c for c in value if c in "/+#" or not c.isprintable()})
+    if bad or value != value.strip():
+        shown = ", ".join(repr(c) for c in bad) if bad else "spaces at either end"
+        raise ValueError(f"{value!r} cannot be an MQTT topic level: no {shown}; use letters, digits, _ or -")
+    return value
+
+
+Host = Annotated[str, Field(min_length=1, max_length=253), AfterValidator(_host)]
+TopicName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_topic_level)]
+
+
 class DeviceConfig(_Section):
-    name: str = Field(min_length=1)
+    name: TopicName
     type: Literal["BMS", "PCS", "DCDC"]
-    ip: str = "127.0.0.1"
+    ip: Host = "127.0.0.1"
     port: int = Field(default=502, ge=1, le=65535)
     slave_id: int = Field(default=1, ge=0, le=247)
     poll_interval: float = Field(default=1.0, ge=0.1, le=3600)
     map: str | None = None
     timeout: float = Field(default=1.0, gt=0, le=60)
-    stale_after: float | None = Field(default=None, gt=0)
+    stale_after: float | None = Field(default=None, gt=0)  # bounded by the poll interval and STALE_MAX_S at load
 
     @property
     def stale_limit(self) -> float:
@@ -73,21 +105,19 @@ class FaultRecoveryConfig(_Section):
     max_attempts_per_hour: int = Field(default=3, ge=1, le=60)
 
 
-class AutoModeConfig(_Section):
-    enabled: bool = True
+class Thresholds(_Section):
+    """The automatic mode's thresholds and timings, one model with one set of bounds wherever they come from:
+    config.yml, the state file, MQTT `threshold_config` and the console."""
+
     soc_high_threshold: float = Field(default=88.0, ge=0, le=100)
     soc_low_threshold: float = Field(default=5.0, ge=0, le=100)
     soc_charge_stop_threshold: float = Field(default=25.0, ge=0, le=100)
-    dcdc_standby_time: float = Field(default=30.0, gt=0)
-    command_interval: float = Field(default=5.0, gt=0)
-    charging_power: float = Field(default=10.0, gt=0)
-    resume_on_start: bool = False
-    # % per second: a BMS SOC that moves faster is a bad reading, treated as stale (HOLD)
-    soc_max_rate: float = Field(default=2.0, gt=0, le=100)
-    fault_recovery: FaultRecoveryConfig = FaultRecoveryConfig()
+    dcdc_standby_time: float = Field(default=30.0, ge=1, le=86_400)
+    command_interval: float = Field(default=5.0, ge=0.5, le=600)
+    charging_power: float = Field(default=10.0, gt=0, le=1000)  # and at most the PCS's rating once it is read
 
     @model_validator(mode="after")
-    def _ordered(self) -> AutoModeConfig:
+    def _ordered(self) -> Thresholds:
         if not self.soc_low_threshold < self.soc_charge_stop_threshold < self.soc_high_threshold:
             raise ValueError(
                 "thresholds out of order: need soc_low_threshold < soc_charge_stop_threshold"
@@ -95,6 +125,20 @@ class AutoModeConfig(_Section):
                 f" / {self.soc_high_threshold}"
             )
         return self
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in Thresholds.model_fields}
+
+
+class AutoModeConfig(Thresholds):
+    enabled: bool = True
+    resume_on_start: bool = False
+    # % per second: a BMS SOC that moves faster is a bad reading, treated as stale (HOLD)
+    soc_max_rate: float = Field(default=2.0, gt=0, le=100)
+    fault_recovery: FaultRecoveryConfig = FaultRecoveryConfig()
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(**Thresholds.as_dict(self))
 
 
 class RecoveryConfig(_Section):
@@ -105,7 +149,7 @@ class RecoveryConfig(_Section):
 
 class HistoryConfig(_Section):
     path: str | None = None
-    retention_days: float = Field(default=30.0, gt=0)
+    retention_days: float = Field(default=30.0, ge=1, le=3650)
 
 
 class LoggingConfig(_Section):
@@ -167,22 +211,53 @@ def map_path(device: DeviceConfig, config_path: Path) -> Path:
     return beside if beside.exists() else bundled_config_dir() / filename
 
 
+def read_text_file(path: Path) -> str:
+    """A config file as text: UTF-8, with or without the BOM Windows' editors write; anything else is one clear line."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read config: {exc.strerror}"]) from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError([f"{path}: the file is saved as UTF-16: save it as UTF-8 (Notepad: Save as, Encoding UTF-8)"])
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError([
+            f"{path}: line {line} is not UTF-8 (saved as ANSI / cp949?): save it as UTF-8 (Notepad: Save as, Encoding UTF-8)"
+        ]) from None
+
+
+def _unplain_numbers(node: yaml.Node | None, key: str = "") -> list[tuple[str, str]]:
+    """Integers YAML 1.1 reads in a surprising way: `0502` is octal 322, `0x1F` hex, `1:30` sixty-based 90."""
+    if isinstance(node, yaml.MappingNode):
+        return [p for k, v in node.value for p in _unplain_numbers(v, f"{key}.{k.value}" if key else str(k.value))]
+    if isinstance(node, yaml.SequenceNode):
+        return [p for i, v in enumerate(node.value) for p in _unplain_numbers(v, f"{key}[{i}]")]
+    plain = isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int" and not node.style
+    if plain and not PLAIN_INT.fullmatch(node.value.replace("_", "")):
+        return [(key or "(top level)", f"write the number plainly (got {node.value}: a leading zero, 0x or : makes"
+                                        " YAML read another number)")]  # fmt: skip
+    return []
+
+
 def load_config(path: Path, plant_speed: float = 1.0) -> LoadedConfig:
     """Read, validate and resolve a config; ConfigError lists every mistake.
 
     `plant_speed` is plant seconds per real second: 1 except in an accelerated simulation, whose intervals are
     plant seconds while the PCS's watchdog, a real device's, counts real ones.
     """
+    text = read_text_file(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read config: {exc.strerror}"]) from None
-    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError([f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"]) from None
+    surprises = [f"{path}: {key}: {problem}" for key, problem in _unplain_numbers(node)]
+    if surprises:
+        raise ConfigError(surprises)
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: the config must be a mapping of sections (mqtt, devices, ...)"])
     try:
@@ -198,6 +273,13 @@ def load_config(path: Path, plant_speed: float = 1.0) -> LoadedConfig:
         if dev.name in seen:
             lines.append(f"{path}: devices[{i}].name: duplicate device name {dev.name!r}")
         seen.add(dev.name)
+        if dev.stale_after is not None and not (
+            2 * dev.poll_interval <= dev.stale_after and dev.stale_after / plant_speed <= STALE_MAX_S
+        ):
+            lines.append(
+                f"{path}: devices[{i}].stale_after: {dev.stale_after:g} s must be between two poll intervals"
+                f" ({2 * dev.poll_interval:g} s) and {STALE_MAX_S:g} s"
+            )
         if dev.type == "PCS" and dev.poll_interval / plant_speed > PCS_POLL_MAX_S:
             lines.append(
                 f"{path}: devices[{i}].poll_interval: {dev.poll_interval:g} s is too long for a PCS, which trips after"

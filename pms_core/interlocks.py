@@ -3,7 +3,7 @@
 The table (RULES) is data; the README shows it. Each rule watches one device
 type's bits by id (or every fault-severity alarm bit of it) and, while active:
 - refuses commands whose effect it does not allow, from every source, at the
-  command service's one door (raw writes are judged by the write they make);
+  command service's one door (a raw write is planned as the command that makes it);
 - enforces writes (the fire stop) until the device reads back the wanted
   state, re-sent every `command_interval`: always, or only while the automatic
   mode is engaged;

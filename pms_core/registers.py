@@ -297,18 +297,6 @@ class DeviceMap:
         """Per register name, the bits that are alarms (`Register.alarm_bits`, the one rule)."""
         return self._alarm_bits
 
-    def effect_of_write(self, address: int, value: int) -> Effect:
-        """What writing `value` to `address` does, by the command that writes it (raw writes are judged so too)."""
-        for cmd in self.commands.values():
-            if cmd.address == address and cmd.value == value:
-                return cmd.fixed_effect
-            for write in cmd.choices.values():
-                if (write.address, write.value) == (address, value):
-                    return write.effect
-            if cmd.register_name is not None and self.registers[cmd.register_name].address == address:
-                return "setting"
-        return "energize"
-
 
 def plan_reads(registers: Iterable[Register], max_block: int = MAX_BLOCK) -> tuple[Block, ...]:
     """Coalesce contiguous readable registers of one table into as few requests as possible.

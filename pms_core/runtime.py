@@ -11,7 +11,7 @@ from pms_core.alarms import AlarmMonitor
 from pms_core.automation.auto_mode import AutoMode
 from pms_core.automation.operation_manager import OperationManager
 from pms_core.automation.settings import SettingsStore
-from pms_core.bus import Bus
+from pms_core.bus import AlarmChanged, Bus
 from pms_core.clock import REAL_CLOCK, Clock
 from pms_core.commands import CommandService
 from pms_core.config import LoadedConfig
@@ -101,6 +101,11 @@ class Runtime:
             await self.history.start(self.operation.status())  # before polling: restores the active alarms
             if self.history.ok:
                 await self._seed_energy_counters(self.history)
+        if self.settings.problem:
+            self.bus.publish(
+                AlarmChanged("PMS", "state_file_invalid", "state_file_invalid", "warning", True, self.settings.problem,
+                             self.clock.now())
+            )  # fmt: skip
         if self.mqtt:
             self.mqtt.start()
         self.poller.start()

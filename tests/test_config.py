@@ -14,6 +14,12 @@ from pms_core.config import ConfigError, load_config
 ROOT = Path(__file__).resolve().parent.parent
 
 GOOD_DEVICE = '{name: "한자연_BMS", type: "BMS", port: 15020}'
+ONE = f"devices: [{GOOD_DEVICE}]\n"
+
+
+def dev(extra: str) -> str:
+    """A config with one BMS polled every second and `extra` keys."""
+    return f'devices: [{{name: "a", type: "BMS", poll_interval: 1, {extra}}}]\n'
 
 
 @pytest.mark.parametrize(
@@ -36,6 +42,18 @@ GOOD_DEVICE = '{name: "한자연_BMS", type: "BMS", port: 15020}'
             "devices[0].poll_interval: 15 s is too long for a PCS, which trips after 30 s without a request",
         ),
         ("devices: [\n", "not valid YAML"),
+        # values as operators write them: every one refused with its key, nothing read another way
+        (f"{ONE}auto_mode: {{command_interval: .nan}}\n", "auto_mode.command_interval: Input should be a finite number"),
+        (f"{ONE}auto_mode: {{dcdc_standby_time: .inf}}\n", "auto_mode.dcdc_standby_time: Input should be a finite"),
+        (f"{ONE}auto_mode: {{command_interval: 1e12}}\n", "auto_mode.command_interval: Input should be less than or equal"),
+        (f"{ONE}mqtt: {{location: 대실/마을}}\n", "mqtt.location: '대실/마을' cannot be an MQTT topic level"),
+        (dev("port: 0502"), "devices[0].port: write the number plainly (got 0502"),
+        (dev('ip: "192.168.003.037"'), "devices[0].ip: '192.168.003.037' is not an IPv4 address"),
+        (dev('ip: "my farm pc"'), "devices[0].ip: 'my farm pc' is neither"),
+        ('devices: [{name: "BMS #1", type: "BMS"}]\n', "devices[0].name: 'BMS #1' cannot be an MQTT topic level: no '#'"),
+        ('devices: [{name: "PCS/1", type: "PCS"}]\n', "devices[0].name: 'PCS/1' cannot be an MQTT topic level: no '/'"),
+        (dev("stale_after: 1000000"), "devices[0].stale_after: 1e+06 s must be between two poll intervals (2 s) and 60 s"),
+        (dev("stale_after: 1"), "devices[0].stale_after: 1 s must be between"),
     ],
 )
 def test_each_mistake_is_one_line_naming_file_and_key(tmp_path, text, line):
@@ -46,6 +64,25 @@ def test_each_mistake_is_one_line_naming_file_and_key(tmp_path, text, line):
     assert len(err.value.lines) == 1
     assert err.value.lines[0].startswith(f"{path}: ")
     assert line in err.value.lines[0]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "line"),
+    [("cp949", "line 1 is not UTF-8 (saved as ANSI / cp949?): save it as UTF-8"),
+     ("utf-16", "the file is saved as UTF-16: save it as UTF-8")],
+)  # fmt: skip
+def test_a_config_saved_in_another_encoding_is_one_clear_line(tmp_path, encoding, line):
+    path = tmp_path / "config.yml"
+    path.write_text(f"devices: [{GOOD_DEVICE}]\n", encoding=encoding)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.lines == [f"{path}: {line} (Notepad: Save as, Encoding UTF-8)"]
+
+
+def test_a_config_with_a_byte_order_mark_loads(tmp_path):
+    path = tmp_path / "config.yml"
+    path.write_text(f"devices: [{GOOD_DEVICE}]\n", encoding="utf-8-sig")  # as Windows Notepad saves UTF-8
+    assert load_config(path).devices[0].name == "한자연_BMS"
 
 
 def test_missing_map_file_is_named(tmp_path):

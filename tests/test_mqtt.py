@@ -131,12 +131,18 @@ async def test_thresholds_are_applied_persisted_and_refused_out_of_order(site, d
     assert saved["settings"] == {"soc_high_threshold": 90, "soc_low_threshold": 10, "soc_charge_stop_threshold": 30}
 
     bad = await ask(rec, f"{B}/control/threshold_config", {"soc_low_threshold": 50})
-    assert not bad["success"] and "thresholds must satisfy" in bad["message"]
+    assert not bad["success"] and "thresholds out of order" in bad["message"]
     bad = await ask(rec, f"{B}/control/threshold_config", {"charging_power": 500})
     assert not bad["success"] and "above the PCS rating of 30.0 kW" in bad["message"]
     bad = await ask(rec, f"{B}/control/threshold_config", {"soc_high_threshold": "high"})
     assert not bad["success"] and "must be a number" in bad["message"]
     assert plant.runtime.settings.current.soc_low_threshold == 10
+    # A NaN (what Python's json writes) must never be applied, published or saved: it would poison every later start.
+    before = (data_folder / "pms_state.json").read_text(encoding="utf-8")
+    bad = await ask(rec, f"{B}/control/threshold_config", '{"command_interval": NaN}')
+    assert not bad["success"] and "command_interval: Input should be a finite number" in bad["message"]
+    assert (data_folder / "pms_state.json").read_text(encoding="utf-8") == before
+    assert plant.runtime.settings.current.command_interval == 5
 
 
 async def test_raw_writes_are_refused_by_default(site):
@@ -161,6 +167,9 @@ async def test_raw_writes_when_allowed_only_to_writable_mapped_registers(tmp_pat
             ({"action": "write_register", "address": 0, "value": 1}, "not a writable register"),  # the rating
             ({"action": "write_register", "address": 25, "value": 1}, "not a writable register"),  # unmapped
             ({"action": "write_register", "address": 2, "value": 70000}, "not a 16-bit register value"),
+            ({"action": "write_register", "address": 2, "value": 400}, "above the limit 30.0 kW"),  # the rating read
+            ({"action": "write_register", "address": 20, "value": 0x12}, "pcs_stop (20) takes only 0x55"),
+            ({"action": "write_register", "address": 28, "value": 0x55}, "written by no command of the map"),
             ({"action": "write_register", "address": "2", "value": 1}, "address must be an integer"),
             ({"action": "read_register", "address": 2}, "action must be 'write_register'"),
         ):

@@ -88,11 +88,12 @@ def test_named_bits_are_looked_up_by_id_and_one_rule_says_which_are_alarms():
     bms = load_map(ROOT / "config" / "bms_map.json")
     fire = bms.registers["fire_alarm"]
     assert fire.flag(1 << 15, "fire") and not fire.flag(1 << 15, "smoke_sensor_fault")
-    # What a write does, for the interlocks: by the command that writes it; raw writes are judged the same way.
-    effects = [pcs.effect_of_write(a, 0x55) for a in (19, 20, 21, 22, 24)]
-    assert effects == ["reset", "stop", "standby", "energize", "energize"]
-    assert pcs.effect_of_write(1, 100) == "setting" and pcs.effect_of_write(26, 0xAA) == "stop"
-    assert pcs.effect_of_write(20, 0x12) == "energize"  # not a write the map describes: the most restricted
+    # What a command does, for the interlocks.
+    modes = pcs.commands["operation_mode"].choices
+    effects = [modes[m].effect for m in ("stop", "standby", "charge", "independent")]
+    assert effects == ["stop", "standby", "energize", "energize"]
+    assert pcs.commands["reset_faults"].fixed_effect == "reset"
+    assert pcs.commands["bms_contactor"].choices["off"].effect == "stop"
 
 
 def test_bit_ids_must_be_unique_in_a_register(tmp_path):

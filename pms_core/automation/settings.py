@@ -2,7 +2,10 @@
 
 Values changed at run time (MQTT `threshold_config`, the console) are kept in a
 small state file in the data folder; at start the state file wins over
-config.yml, and `sources` tells where each value came from.
+config.yml, and `sources` tells where each value came from. Every value, from
+any of these doors, passes the one model `config.Thresholds` (finite, within
+its bounds, in order). A state file that does not is set aside
+(`pms_state.json.invalid-<time>`) and reported; the PMS starts from config.yml.
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, fields, replace
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pms_core.config import AutoModeConfig
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from pms_core.config import AutoModeConfig, Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -25,47 +30,42 @@ class SettingsError(ValueError):
     """Thresholds or timings that cannot be applied; nothing was changed."""
 
 
-@dataclass(frozen=True)
-class AutoSettings:
-    soc_high_threshold: float
-    soc_low_threshold: float
-    soc_charge_stop_threshold: float
-    dcdc_standby_time: float
-    command_interval: float
-    charging_power: float
+class SavedMode(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    @classmethod
-    def from_config(cls, cfg: AutoModeConfig) -> AutoSettings:
-        return cls(**{f.name: getattr(cfg, f.name) for f in fields(cls)})
+    mode: Literal["basic", "auto"]
+    auto_running: bool
 
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
 
-    def validate(self, pcs_rating_kw: float | None) -> None:
-        low, stop, high = self.soc_low_threshold, self.soc_charge_stop_threshold, self.soc_high_threshold
-        if not 0 <= low < stop < high <= 100:
-            raise SettingsError(
-                "thresholds must satisfy 0 <= soc_low_threshold < soc_charge_stop_threshold < soc_high_threshold <= 100,"
-                f" got {low} / {stop} / {high}"
-            )
-        for name in ("dcdc_standby_time", "command_interval", "charging_power"):
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"{name} must be greater than 0, got {getattr(self, name)}")
-        if pcs_rating_kw is not None and self.charging_power > pcs_rating_kw:
-            raise SettingsError(f"charging_power {self.charging_power} kW is above the PCS rating of {pcs_rating_kw} kW")
+class StateFile(BaseModel):
+    """What the state file may hold: the thresholds changed at run time and the mode to resume."""
 
-    def changed(self, changes: dict[str, Any]) -> AutoSettings:
-        """A copy with `changes` applied (aliases accepted); SettingsError on unknown keys or non-numbers."""
-        known = {f.name for f in fields(self)}
-        clean: dict[str, float] = {}
-        for key, value in changes.items():
-            name = ALIASES.get(key, key)
-            if name not in known:
-                raise SettingsError(f"unknown setting {key!r}; known: {', '.join(sorted(known | set(ALIASES)))}")
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise SettingsError(f"{key} must be a number, got {value!r}")
-            clean[name] = float(value)
-        return replace(self, **clean)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    settings: dict[str, float] = {}
+    mode: SavedMode | None = None
+
+
+def changed(current: Thresholds, changes: dict[str, Any]) -> Thresholds:
+    """`current` with `changes` applied (aliases accepted); SettingsError names the key and the bound."""
+    clean: dict[str, float] = {}
+    for key, value in changes.items():
+        name = ALIASES.get(key, key)
+        if name not in Thresholds.model_fields:
+            known = ", ".join(sorted(set(Thresholds.model_fields) | set(ALIASES)))
+            raise SettingsError(f"unknown setting {key!r}; known: {known}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SettingsError(f"{key} must be a number, got {value!r}")
+        clean[name] = value
+    try:
+        return Thresholds(**(current.as_dict() | clean))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else ""
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if not field:
+            raise SettingsError(msg) from None
+        raise SettingsError(f"{field}: {msg}, got {err['input']!r}") from None
 
 
 class SettingsStore:
@@ -73,24 +73,28 @@ class SettingsStore:
 
     def __init__(self, cfg: AutoModeConfig, state_file: Path) -> None:
         self.state_file = state_file
-        self.current = AutoSettings.from_config(cfg)
+        self.current = cfg.thresholds()
         self.sources = dict.fromkeys(self.current.as_dict(), "config.yml")
         self.saved_mode: dict[str, Any] = {}
+        self.problem: str | None = None  # why the state file was set aside at start, for the alarm
         stored = self._read()
-        if stored.get("settings"):
-            try:
-                candidate = self.current.changed(stored["settings"])
-                candidate.validate(None)
-            except SettingsError as exc:
-                log.error("ignoring the saved thresholds in %s: %s", state_file, exc)
-            else:
-                self.current = candidate
-                self.sources.update(dict.fromkeys(stored["settings"], "saved"))
-        self.saved_mode = stored.get("mode", {})
+        if stored is None:
+            return
+        try:
+            candidate = changed(self.current, stored.settings)
+        except SettingsError as exc:
+            self._set_aside(f"its thresholds are invalid: {exc}")
+            return
+        self.current = candidate
+        self.sources.update(dict.fromkeys((ALIASES.get(k, k) for k in stored.settings), "saved"))
+        self.saved_mode = stored.mode.model_dump() if stored.mode else {}
 
-    def update(self, changes: dict[str, Any], pcs_rating_kw: float | None) -> AutoSettings:
-        candidate = self.current.changed(changes)
-        candidate.validate(pcs_rating_kw)
+    def update(self, changes: dict[str, Any], pcs_rating_kw: float | None) -> Thresholds:
+        candidate = changed(self.current, changes)
+        if pcs_rating_kw is not None and candidate.charging_power > pcs_rating_kw:
+            raise SettingsError(
+                f"charging_power {candidate.charging_power} kW is above the PCS rating of {pcs_rating_kw} kW"
+            )
         self.current = candidate
         for key in changes:
             self.sources[ALIASES.get(key, key)] = "saved"
@@ -103,23 +107,41 @@ class SettingsStore:
             self.saved_mode = wanted
             self._write()
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self) -> StateFile | None:
         try:
-            data = json.loads(self.state_file.read_text(encoding="utf-8"))
+            text = self.state_file.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            log.error("cannot read the state file %s (%s): using config.yml", self.state_file, exc)
-            return {}
-        return data if isinstance(data, dict) else {}
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            self._set_aside(f"it cannot be read ({exc})")
+            return None
+        try:
+            return StateFile.model_validate(json.loads(text, parse_constant=_no_constant))
+        except ValueError as exc:  # JSON, NaN / Infinity, or a shape the PMS never writes
+            self._set_aside(f"it is not a valid state file ({str(exc).splitlines()[0]})")
+            return None
+
+    def _set_aside(self, why: str) -> None:
+        aside = self.state_file.with_name(f"{self.state_file.name}.invalid-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            os.replace(self.state_file, aside)
+            where = f"moved to {aside.name}"
+        except OSError as exc:
+            where = f"could not be moved aside: {exc.strerror}"
+        self.problem = f"the state file {self.state_file} was ignored, {why}; {where}; using config.yml"
+        log.error("%s", self.problem)
 
     def _write(self) -> None:
         saved = {k: v for k, v in self.current.as_dict().items() if self.sources[k] == "saved"}
-        data = {"settings": saved, "mode": self.saved_mode}
+        data = {"settings": saved, "mode": self.saved_mode or None}
         try:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.state_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+            tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False), encoding="utf-8")
             os.replace(tmp, self.state_file)  # atomic: a crash leaves the old or the new file, never half of one
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             log.error("cannot save the state file %s: %s (the change is in force until restart)", self.state_file, exc)
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number the PMS writes")
