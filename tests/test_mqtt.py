@@ -220,6 +220,9 @@ async def test_the_rules_every_handler_follows(site):
     old = (datetime.now(timezone.utc) - timedelta(seconds=90)).isoformat()
     stale = await ask(rec, f"{B}/control/basic_mode", {"device_name": bms, "command": "reset_errors", "timestamp": old})
     assert not stale["success"] and "stale command" in stale["message"]
+    ahead = (datetime.now(timezone.utc) + timedelta(days=3650)).isoformat()  # ten years ahead: a clock or a replay
+    future = await ask(rec, f"{B}/control/basic_mode", {"device_name": bms, "command": "reset_errors", "timestamp": ahead})
+    assert not future["success"] and "in the future" in future["message"]
     naive_now = datetime.now().isoformat()  # what the sites' back end sends: local time, no offset
     fresh = await ask(rec, f"{B}/control/auto_mode/status", {"timestamp": naive_now})
     assert fresh["success"]
@@ -228,6 +231,15 @@ async def test_the_rules_every_handler_follows(site):
     first, again = await ask(rec, f"{B}/control/basic_mode", once), await ask(rec, f"{B}/control/basic_mode", once)
     assert first["success"] and again == first
     assert plant.writes() == [("BMS", 201, 0x50)]  # answered twice, executed once
+    # 1,001 other requests later, but within command_max_age_s: still remembered, still not executed again
+    for batch in range(0, 1001, 50):  # in batches the client's send queue takes (a burst is issue 12's other half)
+        ids = range(batch, min(batch + 50, 1001))
+        expected = len(rec.payloads(response)) + len(ids)
+        for i in ids:
+            await plant.runtime.mqtt.control.handle(f"{B}/control/auto_mode/status", f'{{"request_id": "s{i}"}}'.encode(),
+                                                    False)  # fmt: skip
+        await wait_for(lambda n=expected: len(rec.payloads(response)) == n, 10, "the batch answered")
+    assert (await ask(rec, f"{B}/control/basic_mode", once)) == first and plant.writes() == [("BMS", 201, 0x50)]
 
     rec.publish(f"{B}/control/{bms}/response", {"success": True})  # our own kind of answer: never a command
     count = len(rec.payloads(response))

@@ -36,7 +36,8 @@ SYSTEM_COMMANDS = (
 )
 COMMAND_ROOTS = {c.split("/")[0] for c in SYSTEM_COMMANDS}
 META_KEYS = {"request_id", "gui_request_id", "timestamp"}
-REMEMBERED_REQUESTS = 1000
+REMEMBERED_REQUESTS = 1000  # request ids kept beyond command_max_age_s (messages without a timestamp have no age)
+FUTURE_LIMIT_S = 60.0  # a timestamp further ahead is a wrong clock or a replay prepared in advance
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ class ControlHandler:
         self.respond = respond
         self.clock = clock
         self.base = config.base_topic
-        self._answers: OrderedDict[str, asyncio.Future[dict[str, Any]]] = OrderedDict()
+        # request key -> (its answer, time.monotonic() when it arrived), oldest first
+        self._answers: OrderedDict[str, tuple[asyncio.Future[dict[str, Any]], float]] = OrderedDict()
 
     # --- routing --------------------------------------------------------------------------
     def route(self, topic: str) -> Route | None:
@@ -124,7 +126,7 @@ class ControlHandler:
         if key is not None and key in self._answers:
             log.info("repeated request_id %r on %s: answering again, not executing twice", request_id, topic)
             # Answered where this copy arrived: a sender that repeats a flat request location-scoped listens there.
-            self.respond(route.response_topic, await asyncio.shield(self._answers[key]))
+            self.respond(route.response_topic, await asyncio.shield(self._answers[key][0]))
             return
         answered: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         if key is not None:
@@ -201,6 +203,10 @@ class ControlHandler:
         age = time.time() - sent  # transport age is wall-clock time, whatever the plant clock does
         if age > self.config.command_max_age_s:
             raise BadMessage(f"stale command: sent {age:.0f} s ago, the limit is {self.config.command_max_age_s:g} s")
+        if -age > FUTURE_LIMIT_S:
+            raise BadMessage(
+                f"timestamp {stamp!r} is {-age:.0f} s in the future (limit {FUTURE_LIMIT_S:g} s): check the sender's clock"
+            )
 
     # --- answering ------------------------------------------------------------------------
     def _answer(self, route: Route, request_id: str | int | None, answer: Answer) -> dict[str, Any]:
@@ -217,8 +223,12 @@ class ControlHandler:
         return response
 
     def _remember(self, key: str, answered: asyncio.Future[dict[str, Any]]) -> None:
-        self._answers[key] = answered
-        while len(self._answers) > REMEMBERED_REQUESTS:
+        """Every id of the last command_max_age_s is kept (a repeat that young would still be executed), and at
+        least the last REMEMBERED_REQUESTS."""
+        now = time.monotonic()
+        self._answers[key] = (answered, now)
+        horizon = now - self.config.command_max_age_s
+        while len(self._answers) > REMEMBERED_REQUESTS and next(iter(self._answers.values()))[1] < horizon:
             self._answers.popitem(last=False)
 
 
