@@ -129,6 +129,15 @@ class Thresholds(_Section):
     def as_dict(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in Thresholds.model_fields}
 
+    @staticmethod
+    def bounds(name: str) -> tuple[float, float]:
+        """The lowest and highest value of a setting (the lowest may be excluded: charging_power > 0)."""
+        low, high = 0.0, 0.0
+        for rule in Thresholds.model_fields[name].metadata:
+            low = getattr(rule, "ge", getattr(rule, "gt", low))
+            high = getattr(rule, "le", high)
+        return low, high
+
 
 class AutoModeConfig(Thresholds):
     enabled: bool = True

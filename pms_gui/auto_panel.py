@@ -20,6 +20,7 @@ from PyQt5.QtWidgets import (
 
 from pms_core.automation import state_machine as sm
 from pms_core.automation.operation_manager import OperationStatus, Outcome
+from pms_core.config import Thresholds
 from pms_core.runtime import Runtime
 from pms_gui.bridge import ClockTick
 from pms_gui.controls import command_label
@@ -128,7 +129,7 @@ class AutoPanel(QWidget):
             spin = QDoubleSpinBox()
             spin.setObjectName(f"setting:{key}")
             spin.setDecimals(1)
-            spin.setRange(0.0, 100.0 if "soc" in key else 100000.0)
+            spin.setRange(*Thresholds.bounds(key))  # the core's bounds: the box never offers what is refused
             spin.setKeyboardTracking(False)
             spin.valueChanged.connect(lambda _v, k=key: self._edited(k))
             spin.setMinimumWidth(80)

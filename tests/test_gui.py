@@ -92,6 +92,8 @@ def test_values_from_the_simulator_appear_in_every_dock(tmp_path, run_qt):
             assert model.text(row, 3) != "" and model.text(row, 4) != ""
             # auto panel and status bar
             assert window.auto.spins["soc_high_threshold"].value() == 88.0
+            interval = window.auto.spins["command_interval"]  # offers only what the core accepts
+            assert (interval.minimum(), interval.maximum()) == (0.5, 600.0)
             assert window.auto.sources["soc_high_threshold"].text() == i18n.tr("source.config.yml")
             for name in plant.runtime.devices:
                 await wait_for(lambda n=name: window.device_labels[n].property("link_state") == "online", 5, "status")
