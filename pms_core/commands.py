@@ -112,11 +112,12 @@ class CommandService:
         *,
         source: Source,
         request_id: str | None = None,
-        still_wanted: Callable[[], bool] | None = None,
+        still_valid: Callable[[], str | None] | None = None,
     ) -> CommandResult:
         """Validate, gate, write. Returns at `written` or `failed`; confirmation follows as an event.
 
-        `still_wanted`, asked once the device is free: False drops a step the automatic mode gave up meanwhile."""
+        `still_valid` is asked once the device is free, just before the write: it returns why the command no longer
+        applies (a step the automatic mode gave up meanwhile, an MQTT message that grew too old while it waited)."""
         params = dict(params or {})
         result = CommandResult(next(self._ids), source, device_name, command, params, "failed", request_id=request_id)
         device = self.devices.get(device_name)
@@ -126,9 +127,17 @@ class CommandService:
             plan = self.plan(device, command, params)
         except CommandRejected as exc:
             return self._finish(replace(result, reason=str(exc)))
-        return await self._write(device, result, plan, still_wanted)
+        return await self._write(device, result, plan, still_valid)
 
-    async def write_raw(self, device_name: str, address: int, value: int, *, request_id: str | None = None) -> CommandResult:
+    async def write_raw(
+        self,
+        device_name: str,
+        address: int,
+        value: int,
+        *,
+        request_id: str | None = None,
+        still_valid: Callable[[], str | None] | None = None,
+    ) -> CommandResult:
         """A raw register write, as one of the map's named commands would make it: a command's exact value (0x55 to
         20), or a set-point within its command's bounds and the device's rating. Registers no command writes (the
         BMS's network settings 203-205) are never written raw."""
@@ -148,7 +157,7 @@ class CommandService:
             plan = self._plan_raw(device, reg, value)
         except CommandRejected as exc:
             return self._finish(replace(result, reason=str(exc)))
-        return await self._write(device, result, plan)
+        return await self._write(device, result, plan, still_valid)
 
     async def confirmation(self, result: CommandResult) -> CommandResult:
         """The final stage of a written command: `confirmed`, `unconfirmed`, or itself if nothing confirms it."""
@@ -249,7 +258,7 @@ class CommandService:
 
     # --- writing and confirming --------------------------------------------------------
     async def _write(
-        self, device: Device, result: CommandResult, plan: Plan, still_wanted: Callable[[], bool] | None = None
+        self, device: Device, result: CommandResult, plan: Plan, still_valid: Callable[[], str | None] | None = None
     ) -> CommandResult:
         async with self._locks[device.name]:
             # Gates inside the lock: a stop or an interlock that arrives while we waited wins.
@@ -258,7 +267,7 @@ class CommandService:
                 or self.gate(result.source)
                 or self.interlock(device, plan.effect)
                 or self._stale_for_auto(device, result.source)
-                or (None if still_wanted is None or still_wanted() else "no longer wanted by the automatic mode")
+                or (still_valid() if still_valid else None)
             )
             if refusal:
                 return self._finish(replace(result, reason=refusal))

@@ -157,3 +157,14 @@ async def test_resume_on_start_restores_auto_and_runs_the_start_sequence(tmp_pat
         await wait_for(lambda: again.runtime.auto.machine.state == "NORMAL", 15, "resumed")
         assert again.runtime.operation.mode == "auto"
         assert [(t, a) for _, t, a, _ in again.sim.plant.writes] == START_SEQUENCE
+
+
+async def test_start_is_refused_when_the_charging_power_is_above_the_pcs_rating(tmp_path):
+    plant = auto_plant(tmp_path, 1, 0.2, charging_power=40)  # accepted by config.yml; the simulated PCS reads 30 kW
+    async with plant:
+        await plant.all_online()
+        op = plant.runtime.operation
+        assert op.set_mode("auto", source="gui").ok
+        outcome = op.start_auto(source="gui")
+        assert not outcome.ok and "charging_power 40 kW is above the PCS rating of 30 kW" in outcome.message
+        assert op.update_settings({"charging_power": 20}, 30, source="gui").ok and op.start_auto(source="gui").ok

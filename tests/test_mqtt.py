@@ -301,3 +301,30 @@ async def test_the_command_line_clients_drive_the_pms(site, broker):
     assert await sub.wait() == 0
     assert answer["success"] and answer["request_id"] == "cli"
     assert plant.writes() == [("PCS", 23, 0x55)]
+
+
+async def test_a_command_that_grows_too_old_waiting_for_its_device_is_not_written(site):
+    plant, rec = site
+    pcs = plant.name("PCS")
+    server = plant.sim.server(pcs)
+    server.stop_answering()  # the device hangs: a command ahead of ours holds it until the link gives up (1 s)
+    ahead = asyncio.create_task(plant.runtime.commands.execute(pcs, "operation_mode", {"mode": "stop"}, source="gui"))
+    await wait_for(plant.runtime.commands._locks[pcs].locked, 2, "a command ahead holding the PCS")
+    sent = (datetime.now(timezone.utc) - timedelta(seconds=29.5)).isoformat()  # fresh on arrival (limit 30 s)
+    message = {"device_name": pcs, "command": "operation_mode", "mode": "charge", "timestamp": sent}
+    answer = await ask(rec, f"{B}/control/basic_mode", message)
+    assert not answer["success"] and "stale command" in answer["message"] and "when its turn came" in answer["message"]
+    await ahead
+    server.resume_answering()
+    assert all(address != 22 for _, address, _ in plant.writes())
+
+
+async def test_a_lone_surrogate_in_a_message_is_answered_once_and_executed_once(site):
+    plant, rec = site
+    response = f"{B}/status/operation_mode/response"
+    bms = plant.name("BMS")
+    payload = f'{{"device_name": "{bms}", "command": "reset_errors", "request_id": "x\\ud800"}}'.encode()
+    answer = await ask(rec, f"{B}/control/basic_mode", payload, response)
+    assert answer["success"] and answer["request_id"] == "x\ufffd"  # answered, with the character replaced
+    again = await ask(rec, f"{B}/control/basic_mode", payload, response)
+    assert again == answer and plant.writes() == [("BMS", 201, 0x50)]  # a repeat is recognised, executed once

@@ -76,6 +76,14 @@ class AutoMode:
     # --- control ------------------------------------------------------------------------
     def start(self) -> str | None:
         """Start the sequence; returns the reason when refused."""
+        pcs = self.by_type["PCS"]
+        snap = pcs.fresh_snapshot() if pcs else None
+        rating = snap.values.get("system_capacity") if snap else None
+        power = self.settings.current.charging_power
+        if isinstance(rating, (int, float)) and power > rating:  # the charge cycle would fault half-way
+            reason = f"cannot start: charging_power {power:g} kW is above the PCS rating of {rating:g} kW; lower it first"
+            log.warning("automatic mode: %s", reason)
+            return reason
         self._feed(sm.Observe(self.observation()))
         return self._feed(sm.Start())
 
@@ -210,7 +218,8 @@ class AutoMode:
             return
         result = await self.service.execute(
             device.name, step.command, dict(step.params), source="auto",
-            still_wanted=lambda: self.machine.waiting == "ack" and self.machine.token == issue.token,
+            still_valid=lambda: None if self.machine.waiting == "ack" and self.machine.token == issue.token
+            else "the automatic mode gave this step up (HOLD, FAULT or stop) while it waited for the device",
         )  # fmt: skip
         if not result.ok:
             self._feed(sm.Done(issue.token, False, result.reason))

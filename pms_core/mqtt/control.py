@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -179,8 +180,9 @@ class ControlHandler:
         # Sites send parameters at the top level too; `params` wins where both name one.
         top = {k: v for k, v in message.items() if k not in META_KEYS | {"device_name", "command", "params"}}
         return _result(
-            await self.commands.execute(device, command, {**top, **params}, source="mqtt", request_id=_id_text(request_id))
-        )
+            await self.commands.execute(device, command, {**top, **params}, source="mqtt", request_id=_id_text(request_id),
+                                        still_valid=lambda: self._age_refusal(message))
+        )  # fmt: skip
 
     async def _raw_write(self, device: str, message: dict[str, Any], request_id: str | int | None) -> Answer:
         if not self.config.allow_raw_writes:
@@ -188,7 +190,17 @@ class ControlHandler:
         if message.get("action") != "write_register":
             raise BadMessage(f"action must be 'write_register', got {message.get('action')!r}")
         address, value = _integer(message, "address"), _integer(message, "value")
-        return _result(await self.commands.write_raw(device, address, value, request_id=_id_text(request_id)))
+        result = await self.commands.write_raw(device, address, value, request_id=_id_text(request_id),
+                                               still_valid=lambda: self._age_refusal(message))  # fmt: skip
+        return _result(result)
+
+    def _age_refusal(self, message: dict[str, Any]) -> str | None:
+        """The age check again, just before the write: a command that waited for its device may have grown too old."""
+        try:
+            self._check_age(message)
+        except BadMessage as exc:
+            return f"{exc} (when its turn came)"
+        return None
 
     def _check_age(self, message: dict[str, Any]) -> None:
         stamp = message.get("timestamp")
@@ -246,7 +258,22 @@ def decode(payload: bytes) -> dict[str, Any]:
         raise BadMessage("payload is nested too deeply") from None
     if not isinstance(message, dict):
         raise BadMessage(f"payload must be a JSON object, got {type(message).__name__}")
-    return message
+    return _whole_characters(message)
+
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _whole_characters(value: Any) -> Any:
+    """JSON may carry a lone surrogate (`"\\ud800"`), which no UTF-8 output can hold: replaced at the door by U+FFFD,
+    so that every answer, log line, history row and CSV cell can be written."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_whole_characters(k): _whole_characters(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_characters(v) for v in value]
+    return value
 
 
 def _text(message: dict[str, Any], key: str) -> str:
