@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 Source = Literal["gui", "mqtt", "auto", "raw", "interlock"]
 Status = Literal["written", "confirmed", "unconfirmed", "failed"]
 CONFIRM_POLLS = 3
+# Commands from people and remote systems that may wait for one device; more are refused `busy` at once (a burst
+# must be answered, not queued for minutes). The automatic mode and the interlocks are never refused so.
+MAX_WAITING = 4
 TRUE_WORDS = {"true": True, "on": True, "1": True, "false": False, "off": False, "0": False}
 
 
@@ -96,6 +99,7 @@ class CommandService:
         self.interlock: Callable[[Device, Effect], str | None] = no_interlock
         self._closed = False
         self._locks = {name: asyncio.Lock() for name in devices}
+        self._waiting = dict.fromkeys(devices, 0)
         self._ids = itertools.count(1)
         # (device name, command) -> the command awaiting confirmation: a newer mode command supersedes
         # an older one, but a set-point does not cancel the confirmation of a mode.
@@ -259,6 +263,19 @@ class CommandService:
     # --- writing and confirming --------------------------------------------------------
     async def _write(
         self, device: Device, result: CommandResult, plan: Plan, still_valid: Callable[[], str | None] | None = None
+    ) -> CommandResult:
+        queued = result.source in ("gui", "mqtt", "raw")
+        if queued and self._waiting[device.name] >= MAX_WAITING:
+            busy = f"busy: {MAX_WAITING} commands are already waiting for {device.name}; send it again later"
+            return self._finish(replace(result, reason=busy))
+        self._waiting[device.name] += queued
+        try:
+            return await self._write_when_free(device, result, plan, still_valid)
+        finally:
+            self._waiting[device.name] -= queued
+
+    async def _write_when_free(
+        self, device: Device, result: CommandResult, plan: Plan, still_valid: Callable[[], str | None] | None
     ) -> CommandResult:
         async with self._locks[device.name]:
             # Gates inside the lock: a stop or an interlock that arrives while we waited wins.

@@ -10,6 +10,7 @@ import pytest
 
 from pms_core.clock import Clock
 from pms_core.config import load_config
+from pms_core.mqtt import gateway as gateway_module
 from tests.broker import Recorder
 from tests.conftest import Plant, wait_for, write_config
 
@@ -232,7 +233,7 @@ async def test_the_rules_every_handler_follows(site):
     assert first["success"] and again == first
     assert plant.writes() == [("BMS", 201, 0x50)]  # answered twice, executed once
     # 1,001 other requests later, but within command_max_age_s: still remembered, still not executed again
-    for batch in range(0, 1001, 50):  # in batches the client's send queue takes (a burst is issue 12's other half)
+    for batch in range(0, 1001, 50):  # in batches, so that every answer is in before the repeat is asked
         ids = range(batch, min(batch + 50, 1001))
         expected = len(rec.payloads(response)) + len(ids)
         for i in ids:
@@ -328,3 +329,45 @@ async def test_a_lone_surrogate_in_a_message_is_answered_once_and_executed_once(
     assert answer["success"] and answer["request_id"] == "x\ufffd"  # answered, with the character replaced
     again = await ask(rec, f"{B}/control/basic_mode", payload, response)
     assert again == answer and plant.writes() == [("BMS", 201, 0x50)]  # a repeat is recognised, executed once
+
+
+async def test_a_burst_of_300_control_messages_gets_300_answers(site):
+    """Commands for one device beyond a few waiting are refused busy at once; every message is answered once."""
+    plant, rec = site
+    response = f"{B}/status/operation_mode/response"
+    bms = plant.name("BMS")
+    before = len(rec.payloads(response))
+    started = asyncio.get_running_loop().time()
+    for i in range(300):
+        if i % 3:
+            rec.publish(f"{B}/control/auto_mode/status", {"request_id": f"b{i}"})
+        else:
+            rec.publish(f"{B}/control/basic_mode", {"device_name": bms, "command": "reset_errors", "request_id": f"b{i}"})
+    assert asyncio.get_running_loop().time() - started < 3  # a burst, not a trickle
+    await wait_for(lambda: len(rec.payloads(response)) >= before + 300, 30, "300 answers")
+    answers = [a for a in rec.payloads(response)[before:] if str(a.get("request_id", "")).startswith("b")]
+    assert sorted(a["request_id"] for a in answers) == sorted(f"b{i}" for i in range(300))  # each exactly once
+    commands = [a for a in answers if a["command"] == "basic_mode"]
+    written = [a for a in commands if a["success"]]
+    assert len(written) == len([w for w in plant.writes() if w[1] == 201])  # an answer says what was written
+    assert all("busy" in a["message"] for a in commands if not a["success"])
+
+
+async def test_a_retained_status_the_client_refused_is_sent_again(tmp_path, broker, monkeypatch):
+    """Even when paho's queue overflows (here made tiny), the broker ends up holding the latest thresholds."""
+    monkeypatch.setattr(gateway_module, "MAX_QUEUED", 3)
+    rec = Recorder(broker.port, (f"{B}/#",))
+    async with mqtt_plant(tmp_path, broker) as plant:
+        await plant.all_online()
+        await wait_for(lambda: plant.runtime.mqtt.connected, 10, "connected")
+        for i in range(60):  # each change publishes its answer, the thresholds and the operation status
+            rec.publish(f"{B}/control/threshold_config", {"soc_high_threshold": 95 if i == 59 else 90 + i % 2})
+        await wait_for(lambda: plant.runtime.settings.current.soc_high_threshold == 95, 10, "the last change applied")
+        gateway = plant.runtime.mqtt
+        assert gateway.lost_answers > 0  # the tiny queue did overflow
+        await wait_for(lambda: not gateway._unsent, 10, "every refused status sent again")
+        late = Recorder(broker.port, (f"{B}/status/threshold_config",))  # a dashboard connecting afterwards
+        await wait_for(lambda: bool(late.payloads(f"{B}/status/threshold_config")), 10, "the retained thresholds")
+        assert late.payloads(f"{B}/status/threshold_config")[-1]["soc_high_threshold"] == 95
+        late.close()
+    rec.close()

@@ -43,7 +43,10 @@ log = logging.getLogger(__name__)
 
 RECONNECT_MIN, RECONNECT_MAX = 1, 10  # seconds; the contract caps the back-off at 10 s
 CONNECT_TIMEOUT = 5.0
-MAX_IN_FLIGHT = 100  # QoS 1 messages paho may hold; data is QoS 0 and never queued
+# QoS 1 messages paho may hold for the broker (answers, retained status). Data is QoS 0 and never queued. A burst
+# of control messages makes two or three each: a cap of 100 dropped answers; this one is a few MB at most.
+MAX_QUEUED = 10_000
+RESEND_AFTER = 1.0  # seconds before a retained status that paho refused is sent again
 STOP_TIMEOUT = 1.5  # seconds for the offline message and paho's thread on shutdown
 
 
@@ -77,6 +80,8 @@ class MqttGateway:
         self._client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._retained: dict[str, bytes] = {}  # status topics, republished after every reconnect
+        self._unsent: set[str] = set()  # retained topics whose latest payload paho refused: sent again shortly
+        self.lost_answers = 0  # answers paho refused (its queue full): logged, counted
         self._status: OperationStatus | None = None
         self._last_command: dict[str, Any] | None = None
         self._thresholds: dict[str, float] | None = None
@@ -114,7 +119,7 @@ class MqttGateway:
         client.on_message = self._thread_message
         client.on_socket_open = _nodelay
         client.reconnect_delay_set(RECONNECT_MIN, RECONNECT_MAX)
-        client.max_queued_messages_set(MAX_IN_FLIGHT)
+        client.max_queued_messages_set(MAX_QUEUED)
         client.connect_timeout = CONNECT_TIMEOUT
         client.will_set(
             f"{self.base}/status",
@@ -205,8 +210,9 @@ class MqttGateway:
         client.subscribe([(f"{self.base}/status", 1), (f"{self.base}/control/#", 1)])
         self._set_state("connected", None)
         client.publish(f"{self.base}/status", self._availability("online"), qos=1, retain=True)
+        self._unsent.clear()
         for topic, payload in self._retained.items():
-            client.publish(topic, payload, qos=1, retain=True)
+            self._publish(topic, payload, qos=1, retain=True)
 
     def _disconnected(self, reason: str) -> None:
         # Only a connection that was up is "lost"; after a refusal the refusal stays the reason shown.
@@ -259,7 +265,21 @@ class MqttGateway:
             if not retain:
                 self.dropped += 1
             return
-        client.publish(topic, payload, qos=qos, retain=retain)
+        info = client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            self._unsent.discard(topic)
+        elif retain:  # the latest status must reach the broker: again in a moment (a reconnect sends it anyway)
+            if not self._unsent and self._loop is not None:
+                self._loop.call_later(RESEND_AFTER, self._resend)
+            self._unsent.add(topic)
+        elif qos:
+            self.lost_answers += 1
+            log.error("MQTT: %s not sent (%s)", topic, mqtt.error_string(info.rc))
+
+    def _resend(self) -> None:
+        for topic in list(self._unsent):
+            self._unsent.discard(topic)
+            self._publish(topic, self._retained[topic], qos=1, retain=True)
 
     def _respond(self, topic: str, response: dict[str, Any]) -> None:
         self._publish(topic, messages.encode(response), qos=1)
