@@ -38,6 +38,7 @@ import sqlite3
 import threading
 import time
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ from pms_core.config import HistoryConfig
 from pms_core.energy import COUNTERS, today_key, total_key
 from pms_core.paths import data_dir
 from pms_core.registers import DeviceMap
+from pms_core.supervision import Watch
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +173,7 @@ class History:
         self.alarms = alarms
         self.status = "off"
         self.error: str | None = None
+        self._watch = Watch("history writer", bus, clock)
         self.batches = 0  # transactions written (tests, benchmark)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -296,13 +299,29 @@ class History:
                 except queue.Empty:
                     break
             stop = items[-1] is _STOP
-            self._write(items, final=stop)
+            try:
+                self._write(items, final=stop)
+            except Exception as exc:  # a bug must not end the writer (history would say OK while its queue grows)
+                self._rollback()
+                self._on_loop(self._watch.failed, exc)
+            else:
+                if self._watch.failing:
+                    self._on_loop(self._watch.ok)
             for item in items:
                 if isinstance(item, _Flush):
                     item.done.set_result(None)
         if self._db is not None:
             self._db.close()
             self._db = None
+
+    def _rollback(self) -> None:
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+
+    def _on_loop(self, callback: Callable[..., None], *args: object) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(callback, *args)
 
     def _write(self, items: list[object], final: bool = False) -> None:
         db = self._db
@@ -343,9 +362,7 @@ class History:
                 db.execute("ROLLBACK")
             db.close()
             self._db = None
-            message = hdb.describe(exc, self.path)
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.call_soon_threadsafe(self._fail, message)
+            self._on_loop(self._fail, hdb.describe(exc, self.path))
 
     # --- what each event writes --------------------------------------------------------------------
     def _layout(self, db: sqlite3.Connection, snap: Snapshot) -> _DeviceLayout:

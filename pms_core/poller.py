@@ -16,6 +16,7 @@ from pms_core.bus import Bus, LinkState, LinkStateChanged
 from pms_core.clock import Clock
 from pms_core.devices import Device
 from pms_core.modbus import LinkError
+from pms_core.supervision import Watch
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class Poller:
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
         self._reported: set[str] = set()  # devices whose first link state was published
+        self._watches = {d.name: Watch(f"polling of {d.name}", bus, clock) for d in self.devices}
 
     def start(self) -> None:
         self._running = True
@@ -54,7 +56,12 @@ class Poller:
             await self.clock.sleep_until(slot)
             if self.on_tick:
                 self.on_tick(device, self.clock.monotonic() - slot)
-            await self.poll_once(device)
+            try:
+                await self.poll_once(device)
+            except Exception as exc:  # a bug must not end this device's polling (a PCS trips 30 s after the last)
+                self._watches[device.name].failed(exc)
+            else:
+                self._watches[device.name].ok()
             slot += interval
             behind = self.clock.monotonic() - slot
             if behind > 0:
