@@ -21,7 +21,7 @@ import logging
 import math
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from pms_core.bus import AlarmChanged, Bus, Snapshot
 from pms_core.clock import Clock
@@ -31,7 +31,7 @@ from pms_core.registers import DeviceMap, Effect
 
 log = logging.getLogger(__name__)
 
-EVERY_EFFECT: frozenset[Effect] = frozenset(("stop", "reset", "standby", "energize", "setting"))
+EVERY_EFFECT: frozenset[Effect] = frozenset(get_args(Effect))
 STOP_OR_RESET: frozenset[Effect] = frozenset(("stop", "reset"))
 NOT_ENERGIZE: frozenset[Effect] = EVERY_EFFECT - {"energize"}
 
@@ -95,9 +95,8 @@ def raised_bits(rule: Rule, device_map: DeviceMap, snap: Snapshot) -> tuple[tupl
     regs = device_map.registers
     if rule.flags:
         for register, flag_id in rule.flags:
-            raw = snap.raw.get(register)
-            if raw is not None and snap.values.get(register) is not None and regs[register].flag(raw, flag_id):
-                reg = regs[register]
+            reg, raw = regs[register], snap.raw.get(register)
+            if raw is not None and snap.values.get(register) is not None and reg.flag(raw, flag_id):
                 out.append((reg.bits[reg.bit_of(flag_id)].name, reg.role == "alarm"))
         return tuple(out)
     for name, bits in device_map.alarm_bits().items():

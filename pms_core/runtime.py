@@ -85,9 +85,7 @@ class Runtime:
     def pcs_rating_kw(self) -> float | None:
         """The PCS rating read from the device (holding 0), or None without fresh PCS data."""
         pcs = self.device_of_type("PCS")
-        snap = pcs.fresh_snapshot() if pcs else None
-        rating = snap.values.get("system_capacity") if snap else None
-        return float(rating) if isinstance(rating, (int, float)) else None
+        return pcs.rating_kw() if isinstance(pcs, PcsDevice) else None
 
     async def start(self) -> None:
         log.info(

@@ -21,6 +21,7 @@ from pms_core.clock import Clock
 from pms_core.commands import CommandResult, CommandService
 from pms_core.config import FaultRecoveryConfig, RecoveryConfig
 from pms_core.devices import Device
+from pms_core.devices.pcs import PcsDevice
 from pms_core.interlocks import Interlocks
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,9 @@ class AutoMode:
     def start(self) -> str | None:
         """Start the sequence; returns the reason when refused."""
         pcs = self.by_type["PCS"]
-        snap = pcs.fresh_snapshot() if pcs else None
-        rating = snap.values.get("system_capacity") if snap else None
+        rating = pcs.rating_kw() if isinstance(pcs, PcsDevice) else None
         power = self.settings.current.charging_power
-        if isinstance(rating, (int, float)) and power > rating:  # the charge cycle would fault half-way
+        if rating is not None and power > rating:  # the charge cycle would fault half-way
             reason = f"cannot start: charging_power {power:g} kW is above the PCS rating of {rating:g} kW; lower it first"
             log.warning("automatic mode: %s", reason)
             return reason

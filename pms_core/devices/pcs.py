@@ -17,6 +17,12 @@ class PcsDevice(Device):
         super().__init__(config, device_map, link, clock)
         self.energy = DailyCounters()
 
+    def rating_kw(self) -> float | None:
+        """The rating the PCS reports (holding 0: 30 kW at a site, 250 in the datasheet), or None without fresh data."""
+        snap = self.fresh_snapshot()
+        rating = snap.values.get("system_capacity") if snap else None
+        return float(rating) if isinstance(rating, (int, float)) else None
+
     def derive(self, values: dict[str, float | int | None], raw: dict[str, int], at: float) -> dict[str, Any]:
         totals = {counter: lifetime_kwh(values, counter) for counter in COUNTERS}
         today = self.energy.today(at, totals)
