@@ -32,7 +32,7 @@ FIRE = 1 << 15
 async def measure(trials: int) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
         devices = [
-            {"name": f"bench_{t}", "type": t, "port": port, "poll_interval": POLL}
+            {"name": f"bench_{t}", "type": t, "ip": "127.0.0.1", "port": port, "poll_interval": POLL}
             for t, port in zip(("BMS", "PCS", "DCDC"), free_ports(3), strict=True)
         ]
         path = Path(tmp) / "bench.yml"

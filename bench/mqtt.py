@@ -37,7 +37,7 @@ def figures(ms: list[float]) -> dict[str, float]:
 async def measure(folder: Path, port: int, samples: int) -> dict[str, dict[str, float]]:
     ports = free_ports(3)
     devices = [
-        {"name": f"bench_{t}", "type": t, "port": p, "poll_interval": POLL}
+        {"name": f"bench_{t}", "type": t, "ip": "127.0.0.1", "port": p, "poll_interval": POLL}
         for t, p in zip(("BMS", "PCS", "DCDC"), ports, strict=True)
     ]
     config = folder / "bench.yml"

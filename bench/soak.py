@@ -76,7 +76,7 @@ async def soak(folder: Path, hours: float, speed: float) -> tuple[Report, dict[s
     broker = Mosquitto(folder / "broker")
     broker.start()
     ports = free_ports(3)
-    devices = [{"name": f"soak_{t}", "type": t, "port": p, "poll_interval": POLL}
+    devices = [{"name": f"soak_{t}", "type": t, "ip": "127.0.0.1", "port": p, "poll_interval": POLL}
                for t, p in zip(("BMS", "PCS", "DCDC"), ports, strict=True)]  # fmt: skip
     config = folder / "soak.yml"
     config.write_text(yaml.safe_dump({

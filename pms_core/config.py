@@ -84,7 +84,7 @@ TopicName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_t
 class DeviceConfig(_Section):
     name: TopicName
     type: Literal["BMS", "PCS", "DCDC"]
-    ip: Host = "127.0.0.1"
+    ip: Host  # required: a device without an address must not silently poll this PC
     port: int = Field(default=502, ge=1, le=65535)
     slave_id: int = Field(default=1, ge=0, le=247)
     poll_interval: float = Field(default=1.0, ge=0.1, le=3600)

@@ -127,7 +127,7 @@ def auto_plant(tmp_path, speed: float, poll: float, hour: float = 9, params: Pla
     """`stale_real`: seconds of real time without data before the BMS is stale (at least 6 polls)."""
     stale = max(poll * 6, stale_real * speed)
     devices = [
-        {"name": f"대실마을_{t}", "type": t, "port": p, "poll_interval": poll, "stale_after": stale}
+        {"name": f"대실마을_{t}", "type": t, "ip": "127.0.0.1", "port": p, "poll_interval": poll, "stale_after": stale}
         for t, p in zip(("BMS", "PCS", "DCDC"), (free_port() for _ in range(3)), strict=False)
     ]
     loaded = load_config(write_config(tmp_path, devices=devices, auto_mode=auto), plant_speed=speed)

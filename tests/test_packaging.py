@@ -171,8 +171,8 @@ def test_frozen_a_config_beside_the_executable_wins_and_its_maps_fall_back_to_th
     bundle, site = frozen
     (site / "config").mkdir()
     write_config(site / "config", devices=[
-        {"name": "site BMS", "type": "BMS", "port": 15020},
-        {"name": "site PCS", "type": "PCS", "port": 15021},
+        {"name": "site BMS", "type": "BMS", "ip": "127.0.0.1", "port": 15020},
+        {"name": "site PCS", "type": "PCS", "ip": "127.0.0.1", "port": 15021},
     ])  # fmt: skip
     assert paths.default_config() == site / "config" / "config.yml"
     loaded = load_config(paths.default_config())
@@ -183,7 +183,7 @@ def test_frozen_a_config_beside_the_executable_wins_and_its_maps_fall_back_to_th
 def test_frozen_a_map_beside_the_site_config_wins_over_the_bundled_one(frozen):
     _bundle, site = frozen
     (site / "config").mkdir()
-    write_config(site / "config", devices=[{"name": "b", "type": "BMS", "port": 15020}])
+    write_config(site / "config", devices=[{"name": "b", "type": "BMS", "ip": "127.0.0.1", "port": 15020}])
     (site / "config" / "bms_map.json").write_bytes((ROOT / "config" / "bms_map.json").read_bytes())
     loaded = load_config(paths.default_config())
     assert config_module.map_path(loaded.devices[0], loaded.path) == site / "config" / "bms_map.json"
@@ -273,7 +273,7 @@ def test_selftest_of_the_dcdc_disabled_config_has_no_dcdc_dock(tmp_path):
 
 
 def test_selftest_fails_with_the_reason_on_a_bad_config(tmp_path):
-    bad = write_config(tmp_path, devices=[{"name": "b", "type": "BMS", "port": 15020, "pol_interval": 1}])
+    bad = write_config(tmp_path, devices=[{"name": "b", "type": "BMS", "ip": "127.0.0.1", "port": 15020, "pol_interval": 1}])
     proc = run_console(tmp_path, "--selftest", "--config", str(bad))
     assert proc.returncode == 2
     assert "devices[0].pol_interval: unknown key" in proc.stderr and "selftest FAILED" in proc.stderr
@@ -293,7 +293,7 @@ def test_selftest_survives_no_stdout_and_no_stderr_like_the_windowed_build(tmp_p
 
 
 def test_a_windowed_selftest_logs_a_bad_config_and_does_not_wait_for_an_operator(tmp_path):
-    bad = write_config(tmp_path, devices=[{"name": "b", "type": "BMS", "port": 15020, "pol_interval": 1}])
+    bad = write_config(tmp_path, devices=[{"name": "b", "type": "BMS", "ip": "127.0.0.1", "port": 15020, "pol_interval": 1}])
     proc = run_console(tmp_path, "--selftest", "--config", str(bad), stdio=False, timeout=30)
     assert proc.returncode == 2
     log = (tmp_path / "data" / "logs" / "pms.log").read_text(encoding="utf-8")
