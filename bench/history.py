@@ -52,7 +52,8 @@ def maps() -> dict[str, DeviceMap]:
 
 def devices(device_maps: dict[str, DeviceMap], clock: Clock) -> dict[str, Device]:
     """The devices, for their derived values only: their links are never used."""
-    return {name: make_device(DeviceConfig(name=name, type=DEVICES[name], ip="127.0.0.1"), m, ModbusLink("127.0.0.1", 1), clock)
+    link = ModbusLink("127.0.0.1", 1)
+    return {name: make_device(DeviceConfig(name=name, type=DEVICES[name], ip="127.0.0.1"), m, link, clock)
             for name, m in device_maps.items()}  # fmt: skip
 
 

@@ -38,7 +38,8 @@ def free_ports(n: int) -> list[int]:
 
 def write_config(folder: Path, count: int, interval: float) -> Path:
     devices = [
-        {"name": f"dev{i:03d}_{TYPES[i % 3]}", "type": TYPES[i % 3], "ip": "127.0.0.1", "port": port, "poll_interval": interval}
+        {"name": f"dev{i:03d}_{TYPES[i % 3]}", "type": TYPES[i % 3], "ip": "127.0.0.1", "port": port,
+         "poll_interval": interval}
         for i, port in enumerate(free_ports(count))
     ]
     path = folder / "bench.yml"

@@ -155,8 +155,6 @@ class CommandService:
         reg = next((r for r in device.map.registers.values() if r.address == address and r.writable), None)
         if reg is None:
             return self._finish(replace(result, reason=f"address {address} is not a writable register of {device_name}"))
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0xFFFF:
-            return self._finish(replace(result, reason=f"value {value!r} is not a 16-bit register value (0..65535)"))
         try:
             plan = self._plan_raw(device, reg, value)
         except CommandRejected as exc:

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pms_core import validation
 from pms_core.paths import bundled_config_dir, default_config
 from pms_core.registers import DeviceMap, MapError, load_map
 
@@ -188,23 +189,6 @@ class LoadedConfig:
         return self.config.devices
 
 
-def _key(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def _message(err: dict) -> str:
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    msg = str(err["msg"])
-    return msg.removeprefix("Value error, ")
-
-
 def beside_config(name: str, config_path: Path) -> Path:
     """A file named in the config: absolute as written, else relative to the config file's folder."""
     path = Path(name)
@@ -272,7 +256,7 @@ def load_config(path: Path, plant_speed: float = 1.0) -> LoadedConfig:
     try:
         config = PmsConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([f"{path}: {_key(e['loc'])}: {_message(e)}" for e in exc.errors()]) from None
+        raise ConfigError([f"{path}: {line}" for line in validation.lines(exc)]) from None
 
     lines: list[str] = []
     seen: set[str] = set()

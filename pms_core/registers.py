@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pms_core import validation
+
 RegisterType = Literal["uint16", "int16", "uint32", "int32", "bitmask"]
 Table = Literal["holding", "input"]
 Severity = Literal["info", "warning", "fault"]
@@ -386,9 +388,7 @@ def load_map(path: Path) -> DeviceMap:
     try:
         model = DeviceMapModel.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        raise MapError(f"{path}: {key}: {err['msg']}") from None
+        raise MapError(f"{path}: {validation.lines(exc)[0]}") from None
     problem = _overlaps(model.registers) or _references(model)
     if problem:
         raise MapError(f"{path}: {problem}")

@@ -27,8 +27,14 @@ def dev(extra: str) -> str:
     ("text", "line"),
     [
         (f"devices: [{GOOD_DEVICE}]\nmqtt: {{brokr: x}}\n", "mqtt.brokr: unknown key"),
-        ('devices: [{name: "a", type: "BMS", ip: 10.0.0.5, port: "five"}]\n', "devices[0].port: Input should be a valid integer"),
-        ('devices: [{name: "a", type: "INVERTER", ip: 10.0.0.5}]\n', "devices[0].type: Input should be 'BMS', 'PCS' or 'DCDC'"),
+        (
+            'devices: [{name: "a", type: "BMS", ip: 10.0.0.5, port: "five"}]\n',
+            "devices[0].port: Input should be a valid integer",
+        ),
+        (
+            'devices: [{name: "a", type: "INVERTER", ip: 10.0.0.5}]\n',
+            "devices[0].type: Input should be 'BMS', 'PCS' or 'DCDC'",
+        ),
         ('devices: [{type: "BMS", ip: 10.0.0.5}]\n', "devices[0].name: required key is missing"),
         ('devices: [{name: "a", type: "BMS"}]\n', "devices[0].ip: required key is missing"),
         ('devices: [{name: "a", type: "BMS", ip: 10.0.0.5, map: "없는_map.json"}]\n', "devices[0].map: "),
@@ -37,7 +43,10 @@ def dev(extra: str) -> str:
             f"devices: [{GOOD_DEVICE}]\nauto_mode: {{soc_low_threshold: 30, soc_charge_stop_threshold: 25}}\n",
             "auto_mode: thresholds out of order",
         ),
-        (f'devices: [{{name: "a", type: "PCS", ip: 10.0.0.5, map: "{ROOT / "config" / "bms_map.json"}"}}]\n', "is a BMS map"),
+        (
+            f'devices: [{{name: "a", type: "PCS", ip: 10.0.0.5, map: "{ROOT / "config" / "bms_map.json"}"}}]\n',
+            "is a BMS map",
+        ),
         ("devices: []\n", "devices: List should have at least 1 item"),
         (
             'devices: [{name: "p", type: "PCS", ip: 10.0.0.5, poll_interval: 15}]\n',
@@ -52,8 +61,14 @@ def dev(extra: str) -> str:
         (dev("port: 0502"), "devices[0].port: write the number plainly (got 0502"),
         (dev('ip: "192.168.003.037"'), "devices[0].ip: '192.168.003.037' is not an IPv4 address"),
         (dev('ip: "my farm pc"'), "devices[0].ip: 'my farm pc' is neither"),
-        ('devices: [{name: "BMS #1", type: "BMS", ip: 10.0.0.5}]\n', "devices[0].name: 'BMS #1' cannot be an MQTT topic level: no '#'"),
-        ('devices: [{name: "PCS/1", type: "PCS", ip: 10.0.0.5}]\n', "devices[0].name: 'PCS/1' cannot be an MQTT topic level: no '/'"),
+        (
+            'devices: [{name: "BMS #1", type: "BMS", ip: 10.0.0.5}]\n',
+            "devices[0].name: 'BMS #1' cannot be an MQTT topic level: no '#'",
+        ),
+        (
+            'devices: [{name: "PCS/1", type: "PCS", ip: 10.0.0.5}]\n',
+            "devices[0].name: 'PCS/1' cannot be an MQTT topic level: no '/'",
+        ),
         (dev("stale_after: 1000000"), "devices[0].stale_after: 1e+06 s must be between two poll intervals (2 s) and 60 s"),
         (dev("stale_after: 1"), "devices[0].stale_after: 1 s must be between"),
     ],
@@ -97,7 +112,9 @@ def test_missing_map_file_is_named(tmp_path):
 
 def test_every_mistake_is_reported(tmp_path):
     path = tmp_path / "config.yml"
-    path.write_text('devices: [{name: "a", type: "BMS", ip: 10.0.0.5, poll_interval: -1, colour: 1}]\nlogging: {level: LOUD}\n')
+    path.write_text(
+        'devices: [{name: "a", type: "BMS", ip: 10.0.0.5, poll_interval: -1, colour: 1}]\nlogging: {level: LOUD}\n'
+    )
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert len(err.value.lines) == 3
@@ -106,7 +123,10 @@ def test_every_mistake_is_reported(tmp_path):
 def test_the_pcs_watchdog_counts_real_seconds(tmp_path):
     """Polled every 10 s at most (DECISIONS: safety); in a simulation at 3600x, 30 plant s are 8 real ms."""
     path = tmp_path / "config.yml"
-    path.write_text('devices: [{name: "p", type: "PCS", ip: 10.0.0.5, poll_interval: 10}, {name: "b", type: "BMS", ip: 10.0.0.6, poll_interval: 60}]\n')
+    path.write_text(
+        'devices: [{name: "p", type: "PCS", ip: 10.0.0.5, poll_interval: 10},'
+        ' {name: "b", type: "BMS", ip: 10.0.0.6, poll_interval: 60}]\n'
+    )
     assert load_config(path).devices[0].poll_interval == 10  # the BMS and DC-DC have no such watchdog
     path.write_text('devices: [{name: "p", type: "PCS", ip: 10.0.0.5, poll_interval: 30}]\n')
     with pytest.raises(ConfigError):

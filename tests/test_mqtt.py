@@ -141,7 +141,7 @@ async def test_thresholds_are_applied_persisted_and_refused_out_of_order(site, d
     # A NaN (what Python's json writes) must never be applied, published or saved: it would poison every later start.
     before = (data_folder / "pms_state.json").read_text(encoding="utf-8")
     bad = await ask(rec, f"{B}/control/threshold_config", '{"command_interval": NaN}')
-    assert not bad["success"] and "command_interval: Input should be a finite number" in bad["message"]
+    assert not bad["success"] and "command_interval: NaN is not a number JSON allows" in bad["message"]
     assert (data_folder / "pms_state.json").read_text(encoding="utf-8") == before
     assert plant.runtime.settings.current.command_interval == 5
 
@@ -167,12 +167,15 @@ async def test_raw_writes_when_allowed_only_to_writable_mapped_registers(tmp_pat
         for payload, reason in (
             ({"action": "write_register", "address": 0, "value": 1}, "not a writable register"),  # the rating
             ({"action": "write_register", "address": 25, "value": 1}, "not a writable register"),  # unmapped
-            ({"action": "write_register", "address": 2, "value": 70000}, "not a 16-bit register value"),
+            (
+                {"action": "write_register", "address": 2, "value": 70000},
+                "value: Input should be less than or equal to 65535, got 70000",
+            ),
             ({"action": "write_register", "address": 2, "value": 400}, "above the limit 30.0 kW"),  # the rating read
             ({"action": "write_register", "address": 20, "value": 0x12}, "pcs_stop (20) takes only 0x55"),
             ({"action": "write_register", "address": 28, "value": 0x55}, "written by no command of the map"),
-            ({"action": "write_register", "address": "2", "value": 1}, "address must be an integer"),
-            ({"action": "read_register", "address": 2}, "action must be 'write_register'"),
+            ({"action": "write_register", "address": "2", "value": 1}, "address: Input should be a valid integer, got '2'"),
+            ({"action": "read_register", "address": 2}, "action: Input should be 'write_register', got 'read_register'"),
         ):
             answer = await ask(rec, f"{B}/control/{pcs}/command", payload, response)
             assert not answer["success"] and reason in answer["message"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 
 import pytest
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from pms_core.clock import Clock
-from pms_core.config import load_config
+from pms_core.config import Thresholds, load_config
 from tests.broker import Mosquitto, Recorder
 from tests.conftest import Plant, wait_for, wait_until, write_config
 
@@ -56,15 +57,30 @@ def site(tmp_path_factory):
             ready.set()
             await held["stop"].wait()
 
+    tracebacks = Tracebacks()
+    logging.getLogger().addHandler(tracebacks)
     thread = threading.Thread(target=lambda: asyncio.run(run()), name="pms under fuzz")
     thread.start()
     assert ready.wait(30), "the PMS did not come up"
     rec = Recorder(broker.port, (f"{B}/#",))
-    yield held["plant"], rec
+    yield held["plant"], rec, tracebacks
+    logging.getLogger().removeHandler(tracebacks)
     rec.close()
     held["loop"].call_soon_threadsafe(held["stop"].set)
     thread.join(10)
     broker.stop()
+
+
+class Tracebacks(logging.Handler):
+    """Every log record that carries an exception: a bug met while handling a message."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info:
+            self.records.append(self.format(record))
 
 
 def answered_on(topic: str) -> str | None:
@@ -98,8 +114,10 @@ topic = st.one_of(
     suffix.map(lambda s: f"{B}/control/{LOCATION}/{s}"),
     suffix.map(lambda s: f"{B}/control/송정마을/{s}"),
 )
+# Hostile values too: NaN and +-Infinity (Python's json writes them), integers of any size, lone surrogates, long text.
 scalar = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=False), st.text(max_size=12),
+    st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.integers(), st.floats(), st.text(max_size=12),
+    st.text(st.characters(categories=["Cs", "Lo", "So"]), max_size=6), st.text(min_size=200, max_size=1000),
     st.sampled_from(["auto", "basic", "manual", "charge", "stop", "solar", "write_register", *DEVICES]),
 )  # fmt: skip
 fields = st.fixed_dictionaries(
@@ -119,6 +137,9 @@ json_value = st.recursive(
 )
 payload = st.one_of(
     fields.map(lambda d: json.dumps(d).encode()),
+    # an integer longer than Python parses by default (4,300 digits) in a field of every kind
+    st.tuples(st.sampled_from(["request_id", "value", "kw", "command_interval"]), st.integers(4301, 6000)).map(
+        lambda f: b'{"%s": %s}' % (f[0].encode(), b"9" * f[1])),
     json_value.map(lambda v: json.dumps(v).encode()),
     st.binary(max_size=40),
     st.text(max_size=40).map(str.encode),
@@ -152,7 +173,7 @@ site_stats = {"messages": 0}
 )
 @given(st.lists(st.tuples(topic, payload), min_size=5, max_size=25))
 def test_random_control_messages_are_answered_or_ignored_and_nothing_is_written(site, messages):
-    plant, rec = site
+    plant, rec, tracebacks = site
     sent = [(t, b) for t, b in messages if not switches_to_basic(t, b)]
     at_start = responses(rec)
     for topic_, body in sent:
@@ -173,11 +194,13 @@ def test_random_control_messages_are_answered_or_ignored_and_nothing_is_written(
     assert plant.sim.plant.writes == []
     assert all(d.refused == [] for d in plant.sim.devices.values())
     assert plant.runtime.mqtt.connected and plant.runtime.operation.mode == "auto"
+    assert tracebacks.records == []
+    Thresholds(**plant.runtime.settings.current.as_dict())  # what was applied is still within every bound
     site_stats["messages"] += len(sent)
 
 
 def test_after_the_fuzzing_the_pms_still_publishes_and_wrote_nothing(site):
-    plant, rec = site
+    plant, rec, _ = site
     assert site_stats["messages"] >= 2000, site_stats  # thousands of random messages went before this test
     data = len(rec.raw(f"{B}/PCS/한자연_PCS/data"))
     wait_until(lambda: len(rec.raw(f"{B}/PCS/한자연_PCS/data")) > data + 3, 5, "data still published")

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pms_core import validation
 from pms_core.config import AutoModeConfig, Thresholds
 
 log = logging.getLogger(__name__)
@@ -53,19 +54,14 @@ def changed(current: Thresholds, changes: dict[str, Any]) -> Thresholds:
         name = ALIASES.get(key, key)
         if name not in Thresholds.model_fields:
             known = ", ".join(sorted(set(Thresholds.model_fields) | set(ALIASES)))
-            raise SettingsError(f"unknown setting {key!r}; known: {known}")
+            raise SettingsError(f"unknown setting {validation.shown(key)}; known: {known}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SettingsError(f"{key} must be a number, got {value!r}")
+            raise SettingsError(f"{key} must be a number, got {validation.shown(value)}")
         clean[name] = value
     try:
         return Thresholds(**(current.as_dict() | clean))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = str(err["loc"][0]) if err["loc"] else ""
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        if not field:
-            raise SettingsError(msg) from None
-        raise SettingsError(f"{field}: {msg}, got {err['input']!r}") from None
+        raise SettingsError(validation.lines(exc)[0]) from None
 
 
 class SettingsStore:

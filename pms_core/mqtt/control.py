@@ -18,11 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pms_core import validation
 from pms_core.alarms import AlarmMonitor
 from pms_core.automation.operation_manager import OperationManager, Outcome
 from pms_core.clock import Clock, parse_iso
 from pms_core.commands import CommandResult, CommandService
 from pms_core.config import MqttConfig
+from pms_core.mqtt import payloads
+from pms_core.mqtt.payloads import BadMessage, Envelope
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,6 @@ SYSTEM_COMMANDS = (
     "alarm_ack",
 )
 COMMAND_ROOTS = {c.split("/")[0] for c in SYSTEM_COMMANDS}
-META_KEYS = {"request_id", "gui_request_id", "timestamp"}
 REMEMBERED_REQUESTS = 1000  # request ids kept beyond command_max_age_s (messages without a timestamp have no age)
 FUTURE_LIMIT_S = 60.0  # a timestamp further ahead is a wrong clock or a replay prepared in advance
 
@@ -53,10 +55,6 @@ class Answer:
     success: bool
     message: str
     extra: dict[str, Any] | None = None
-
-
-class BadMessage(ValueError):
-    """A control message that is refused as it stands; the text says what is wrong."""
 
 
 class ControlHandler:
@@ -116,13 +114,11 @@ class ControlHandler:
             return
         try:
             message = decode(payload)
+            envelope = payloads.parse(Envelope, message)
         except BadMessage as exc:
             self._answer(route, None, Answer(False, str(exc)))
             return
-        request_id = message.get("request_id", message.get("gui_request_id"))
-        if request_id is not None and (isinstance(request_id, bool) or not isinstance(request_id, (str, int))):
-            self._answer(route, None, Answer(False, f"request_id must be a string or a number, got {request_id!r}"))
-            return
+        request_id = envelope.id
         key = None if request_id is None else f"{route.kind}:{route.command}:{request_id}"
         if key is not None and key in self._answers:
             log.info("repeated request_id %r on %s: answering again, not executing twice", request_id, topic)
@@ -133,27 +129,28 @@ class ControlHandler:
         if key is not None:
             self._remember(key, answered)
         try:
-            answer = await self._act(route, message, request_id)
+            answer = await self._act(route, message, envelope)
         except Exception as exc:  # a bug must not end the gateway; the sender still gets its answer
             log.exception("control message on %s failed", topic)
             answer = Answer(False, f"internal error: {exc}")
         answered.set_result(self._answer(route, request_id, answer))
 
-    async def _act(self, route: Route, message: dict[str, Any], request_id: str | int | None) -> Answer:
+    async def _act(self, route: Route, message: dict[str, Any], envelope: Envelope) -> Answer:
         try:
-            self._check_age(message)
+            self._check_age(envelope)
             if route.kind == "unknown":
                 raise BadMessage(f"unknown control topic {route.command!r}; known: {', '.join(SYSTEM_COMMANDS)}")
             if route.kind == "raw":
-                return await self._raw_write(route.command, message, request_id)
-            return await self._system(route.command, message, request_id)
+                return await self._raw_write(route.command, payloads.parse(payloads.RawWrite, message), envelope)
+            return await self._system(route.command, message, envelope)
         except BadMessage as exc:
             return Answer(False, str(exc))
 
-    async def _system(self, command: str, message: dict[str, Any], request_id: str | int | None) -> Answer:
+    async def _system(self, command: str, message: dict[str, Any], envelope: Envelope) -> Answer:
         op = self.operation
-        if command == "operation_mode":
-            return _outcome(op.set_mode(_text(message, "mode"), source="mqtt"))
+        body = payloads.parse(payloads.BODIES[command], message)
+        if isinstance(body, payloads.OperationMode):
+            return _outcome(op.set_mode(body.mode, source="mqtt"))
         if command == "auto_mode/start":
             return _outcome(op.start_auto(source="mqtt"))
         if command == "auto_mode/stop":
@@ -161,64 +158,42 @@ class ControlHandler:
         if command == "auto_mode/status":
             self.publish_status()
             return Answer(True, "status published")
-        if command == "basic_mode":
-            return await self._basic(message, request_id)
-        if command == "threshold_config":
-            changes = {k: v for k, v in message.items() if k not in META_KEYS}
-            if not changes:
-                raise BadMessage("no thresholds given")
-            return _outcome(op.update_settings(changes, self.pcs_rating(), source="mqtt"))
-        # alarm_ack
-        refusal = self.alarms.acknowledge(_text(message, "device_name"), _text(message, "alarm"), "mqtt")
+        if isinstance(body, payloads.BasicMode):
+            result = await self.commands.execute(
+                body.device_name, body.command, body.all_params(), source="mqtt", request_id=_id_text(envelope.id),
+                still_valid=lambda: self._age_refusal(envelope),
+            )  # fmt: skip
+            return _result(result)
+        if isinstance(body, payloads.ThresholdConfig):
+            return _outcome(op.update_settings(body.changes(), self.pcs_rating(), source="mqtt"))
+        assert isinstance(body, payloads.AlarmAck)
+        refusal = self.alarms.acknowledge(body.device_name, body.alarm, "mqtt")
         return Answer(refusal is None, refusal or "alarm acknowledged")
 
-    async def _basic(self, message: dict[str, Any], request_id: str | int | None) -> Answer:
-        device, command = _text(message, "device_name"), _text(message, "command")
-        params = message.get("params", {})
-        if not isinstance(params, dict):
-            raise BadMessage(f"params must be an object, got {params!r}")
-        # Sites send parameters at the top level too; `params` wins where both name one.
-        top = {k: v for k, v in message.items() if k not in META_KEYS | {"device_name", "command", "params"}}
-        return _result(
-            await self.commands.execute(device, command, {**top, **params}, source="mqtt", request_id=_id_text(request_id),
-                                        still_valid=lambda: self._age_refusal(message))
-        )  # fmt: skip
-
-    async def _raw_write(self, device: str, message: dict[str, Any], request_id: str | int | None) -> Answer:
+    async def _raw_write(self, device: str, body: payloads.RawWrite, envelope: Envelope) -> Answer:
         if not self.config.allow_raw_writes:
             raise BadMessage("raw register writes are disabled at this site (mqtt.allow_raw_writes: false)")
-        if message.get("action") != "write_register":
-            raise BadMessage(f"action must be 'write_register', got {message.get('action')!r}")
-        address, value = _integer(message, "address"), _integer(message, "value")
-        result = await self.commands.write_raw(device, address, value, request_id=_id_text(request_id),
-                                               still_valid=lambda: self._age_refusal(message))  # fmt: skip
+        result = await self.commands.write_raw(device, body.address, body.value, request_id=_id_text(envelope.id),
+                                               still_valid=lambda: self._age_refusal(envelope))  # fmt: skip
         return _result(result)
 
-    def _age_refusal(self, message: dict[str, Any]) -> str | None:
+    def _age_refusal(self, envelope: Envelope) -> str | None:
         """The age check again, just before the write: a command that waited for its device may have grown too old."""
         try:
-            self._check_age(message)
+            self._check_age(envelope)
         except BadMessage as exc:
             return f"{exc} (when its turn came)"
         return None
 
-    def _check_age(self, message: dict[str, Any]) -> None:
-        stamp = message.get("timestamp")
-        if stamp is None:
+    def _check_age(self, envelope: Envelope) -> None:
+        if envelope.timestamp is None:
             return
-        if not isinstance(stamp, str):
-            raise BadMessage(f"timestamp must be an ISO 8601 string, got {stamp!r}")
-        try:
-            sent = parse_iso(stamp)
-        except ValueError:
-            raise BadMessage(f"timestamp {stamp!r} is not ISO 8601") from None
-        age = time.time() - sent  # transport age is wall-clock time, whatever the plant clock does
+        age = time.time() - parse_iso(envelope.timestamp)  # transport age is wall-clock time, whatever the plant does
         if age > self.config.command_max_age_s:
             raise BadMessage(f"stale command: sent {age:.0f} s ago, the limit is {self.config.command_max_age_s:g} s")
         if -age > FUTURE_LIMIT_S:
-            raise BadMessage(
-                f"timestamp {stamp!r} is {-age:.0f} s in the future (limit {FUTURE_LIMIT_S:g} s): check the sender's clock"
-            )
+            raise BadMessage(f"timestamp {envelope.timestamp!r} is {-age:.0f} s in the future (limit"
+                             f" {FUTURE_LIMIT_S:g} s): check the sender's clock")  # fmt: skip
 
     # --- answering ------------------------------------------------------------------------
     def _answer(self, route: Route, request_id: str | int | None, answer: Answer) -> dict[str, Any]:
@@ -249,44 +224,41 @@ def decode(payload: bytes) -> dict[str, Any]:
     if not payload.strip():
         return {}
     try:
-        message = json.loads(payload.decode("utf-8"))
+        message = json.loads(payload.decode("utf-8"), parse_constant=_Constant)
     except UnicodeDecodeError:
         raise BadMessage("payload is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise BadMessage(f"payload is not valid JSON: {exc.msg} at position {exc.pos}") from None
     except RecursionError:
         raise BadMessage("payload is nested too deeply") from None
+    except ValueError as exc:  # an integer of thousands of digits: Python caps their parsing
+        raise BadMessage(f"payload is not valid JSON: {str(exc).split(':')[0]}") from None
     if not isinstance(message, dict):
         raise BadMessage(f"payload must be a JSON object, got {type(message).__name__}")
-    return _whole_characters(message)
+    return _clean(message, ())
+
+
+@dataclass(frozen=True)
+class _Constant:
+    name: str  # NaN, Infinity or -Infinity: Python's json reads them, JSON has no such numbers
 
 
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _whole_characters(value: Any) -> Any:
-    """JSON may carry a lone surrogate (`"\\ud800"`), which no UTF-8 output can hold: replaced at the door by U+FFFD,
-    so that every answer, log line, history row and CSV cell can be written."""
+def _clean(value: Any, where: tuple[int | str, ...]) -> Any:
+    """`value` as every output can hold it. JSON may carry a lone surrogate (`"\\ud800"`), which no UTF-8 output
+    can: replaced at the door by U+FFFD, so every answer, log line, history row and CSV cell can be written. A NaN
+    or an Infinity is refused naming its key."""
     if isinstance(value, str):
         return LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, _Constant):
+        raise BadMessage(f"{validation.key(where)}: {value.name} is not a number JSON allows; send a finite number")
     if isinstance(value, dict):
-        return {_whole_characters(k): _whole_characters(v) for k, v in value.items()}
+        keys = [_clean(k, where) for k in value]
+        return {k: _clean(v, (*where, k)) for k, v in zip(keys, value.values(), strict=True)}
     if isinstance(value, list):
-        return [_whole_characters(v) for v in value]
-    return value
-
-
-def _text(message: dict[str, Any], key: str) -> str:
-    value = message.get(key)
-    if not isinstance(value, str) or not value:
-        raise BadMessage(f"{key} must be a non-empty string, got {value!r}")
-    return value
-
-
-def _integer(message: dict[str, Any], key: str) -> int:
-    value = message.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadMessage(f"{key} must be an integer, got {value!r}")
+        return [_clean(v, (*where, i)) for i, v in enumerate(value)]
     return value
 
 
