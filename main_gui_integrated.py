@@ -170,10 +170,16 @@ async def screenshot_and_quit(window: MainWindow, path: Path | None, seconds: fl
 
 
 # --- selftest --------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """`count` different loopback ports, free now (held open together: the OS may give one port twice in a row)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 def selftest_config(source: LoadedConfig, folder: Path) -> Path:
@@ -181,10 +187,12 @@ def selftest_config(source: LoadedConfig, folder: Path) -> Path:
     the selftest's own simulator), the maps the site uses, MQTT on a port where nothing listens, the
     automatic mode not resumed. It is written to `folder`."""
     raw: dict[str, Any] = yaml.safe_load(source.path.read_text(encoding="utf-8"))
-    ports: dict[tuple[str, int], int] = {}
+    endpoints = list(dict.fromkeys((d.ip, d.port) for d in source.devices))
+    *device_ports, mqtt_port = free_ports(len(endpoints) + 1)
+    ports = dict(zip(endpoints, device_ports, strict=True))
     devices = []
     for raw_dev, dev in zip(raw["devices"], source.devices, strict=True):
-        port = ports.setdefault((dev.ip, dev.port), free_port())
+        port = ports[(dev.ip, dev.port)]
         devices.append({
             **raw_dev,
             "ip": "127.0.0.1",
@@ -197,7 +205,7 @@ def selftest_config(source: LoadedConfig, folder: Path) -> Path:
     history = {k: v for k, v in (raw.get("history") or {}).items() if k != "path"}
     logging_ = {k: v for k, v in (raw.get("logging") or {}).items() if k != "file"}
     data = {
-        **raw, "devices": devices, "mqtt": {**mqtt, "broker": "127.0.0.1", "port": free_port()},
+        **raw, "devices": devices, "mqtt": {**mqtt, "broker": "127.0.0.1", "port": mqtt_port},
         "auto_mode": auto_mode, "history": history, "logging": logging_,
     }  # fmt: skip
     path = folder / "config.yml"

@@ -260,12 +260,17 @@ def load_config(path: Path, plant_speed: float = 1.0) -> LoadedConfig:
 
     lines: list[str] = []
     seen: set[str] = set()
+    units: dict[tuple[str, int, int], str] = {}
     maps: dict[str, DeviceMap] = {}
     loaded: dict[Path, DeviceMap] = {}
     for i, dev in enumerate(config.devices):
         if dev.name in seen:
             lines.append(f"{path}: devices[{i}].name: duplicate device name {dev.name!r}")
         seen.add(dev.name)
+        other = units.setdefault((dev.ip, dev.port, dev.slave_id), dev.name)
+        if other != dev.name:
+            lines.append(f"{path}: devices[{i}].slave_id: {dev.name!r} has the ip, port and slave_id of {other!r}; two"
+                         " devices on one unit would read each other's registers")  # fmt: skip
         if dev.stale_after is not None and not (
             2 * dev.poll_interval <= dev.stale_after and dev.stale_after / plant_speed <= STALE_MAX_S
         ):

@@ -71,6 +71,10 @@ def dev(extra: str) -> str:
         ),
         (dev("stale_after: 1000000"), "devices[0].stale_after: 1e+06 s must be between two poll intervals (2 s) and 60 s"),
         (dev("stale_after: 1"), "devices[0].stale_after: 1 s must be between"),
+        (
+            'devices: [{name: "b", type: "BMS", ip: 10.0.0.5}, {name: "p", type: "PCS", ip: 10.0.0.5}]\n',
+            "devices[1].slave_id: 'p' has the ip, port and slave_id of 'b'",
+        ),
     ],
 )
 def test_each_mistake_is_one_line_naming_file_and_key(tmp_path, text, line):

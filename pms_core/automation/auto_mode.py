@@ -23,10 +23,12 @@ from pms_core.config import FaultRecoveryConfig, RecoveryConfig
 from pms_core.devices import Device
 from pms_core.devices.pcs import PcsDevice
 from pms_core.interlocks import Interlocks
+from pms_core.supervision import Watch
 
 log = logging.getLogger(__name__)
 
 COMM_ERROR = ("error_code_2", "rbms_pms_comm_error")  # the BMS comm recovery's trigger (register, bit id)
+RETRY_AFTER = 1.0  # plant seconds before the machine is woken again after a bug stopped an evaluation
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class AutoMode:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_status: AutoStatus | None = None
         self._closed = False
+        self.watch = Watch("automatic mode", bus, clock)
         # After the interlocks (subscribed first): the machine sees this snapshot's verdicts.
         self._unsubscribe = (
             bus.subscribe(Snapshot, self._on_data),
@@ -159,15 +162,27 @@ class AutoMode:
     def _feed(self, event: sm.Input) -> str | None:
         if self._closed:
             return "the PMS is shutting down"
-        before = self.machine
+        kind = type(event).__name__  # what failed recovers on its own: an Observe that works does not clear a Tick
+        try:
+            refusal = self._evaluate(event)
+        except Exception as exc:  # a bug must not leave the plant unattended: alarm, and look again shortly
+            self.watch.failed(exc, kind)
+            self._arm_timer(retry=True)
+            return f"internal error in the automatic mode: {exc}"
+        self.watch.ok(kind)
+        return refusal
+
+    def _evaluate(self, event: sm.Input) -> str | None:
+        before = machine = self.machine
         now, ctx = self.clock.monotonic(), self.context()
         actions: tuple[sm.Action, ...] = ()
         if isinstance(event, (sm.Tick, sm.Done)):
             # Data ages without an event (a device that stops answering is stale before the poller says so):
             # the machine sees the plant as it is now before a timer or an outcome makes it issue a step.
-            self.machine, actions = sm.step(self.machine, sm.Observe(self.observation()), now, ctx)
-        self.machine, more = sm.step(self.machine, event, now, ctx)
-        actions += more
+            machine, actions = sm.step(machine, sm.Observe(self.observation()), now, ctx)
+        machine, more = sm.step(machine, event, now, ctx)
+        # All or nothing: a machine that waits for a step whose Issue was lost to a bug would wait forever.
+        self.machine, actions = machine, actions + more
         refusal = None
         for action in actions:
             if isinstance(action, sm.Issue):
@@ -191,8 +206,8 @@ class AutoMode:
             self.on_change(status)
         return refusal
 
-    def _arm_timer(self) -> None:
-        deadline = self.machine.deadline
+    def _arm_timer(self, retry: bool = False) -> None:
+        deadline = self.clock.monotonic() + RETRY_AFTER if retry else self.machine.deadline
         if self._timer is not None and not self._timer.done():
             self._timer.cancel()
         self._timer = None
@@ -216,15 +231,21 @@ class AutoMode:
         if device is None:
             self._feed(sm.Done(issue.token, False, f"no {step.device} is configured"))
             return
-        result = await self.service.execute(
-            device.name, step.command, dict(step.params), source="auto",
-            still_valid=lambda: None if self.machine.waiting == "ack" and self.machine.token == issue.token
-            else "the automatic mode gave this step up (HOLD, FAULT or stop) while it waited for the device",
-        )  # fmt: skip
-        if not result.ok:
-            self._feed(sm.Done(issue.token, False, result.reason))
+        try:
+            result = await self.service.execute(
+                device.name, step.command, dict(step.params), source="auto",
+                still_valid=lambda: None if self.machine.waiting == "ack" and self.machine.token == issue.token
+                else "the automatic mode gave this step up (HOLD, FAULT or stop) while it waited for the device",
+            )  # fmt: skip
+            if not result.ok:
+                self._feed(sm.Done(issue.token, False, result.reason))
+                return
+            final = await self.service.confirmation(result)
+        except Exception as exc:  # the step failed, not the machine: it decides (retry, FAULT) as for any failure
+            self.watch.failed(exc, "step")
+            self._feed(sm.Done(issue.token, False, f"internal error: {exc}"))
             return
-        final = await self.service.confirmation(result)
+        self.watch.ok("step")
         self._feed(sm.Done(issue.token, final.ok, final.reason, result.acked_at))
 
 

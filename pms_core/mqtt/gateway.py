@@ -38,6 +38,7 @@ from pms_core.config import MqttConfig, beside_config
 from pms_core.devices import Device
 from pms_core.mqtt import messages
 from pms_core.mqtt.control import ControlHandler, decode
+from pms_core.supervision import Watch
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +88,15 @@ class MqttGateway:
         self._thresholds: dict[str, float] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._warned_other: set[str] = set()
-        bus.subscribe(Snapshot, self._on_snapshot)
-        bus.subscribe(LinkStateChanged, self._on_link)
-        bus.subscribe(OperationStatus, self._on_operation)
-        bus.subscribe(CommandResult, self._on_command)
-        bus.subscribe(AlarmChanged, self._on_alarm)
-        bus.subscribe(AlarmAcknowledged, lambda _: self._publish_alarm_list())
+        # A bug in one of its handlers is the gateway's alarm, and the next event is handled as if nothing happened.
+        self.watch = Watch("MQTT gateway", bus, clock)
+        guard = self.watch.guard
+        bus.subscribe(Snapshot, guard("data", self._on_snapshot))
+        bus.subscribe(LinkStateChanged, guard("link status", self._on_link))
+        bus.subscribe(OperationStatus, guard("operation status", self._on_operation))
+        bus.subscribe(CommandResult, guard("command status", self._on_command))
+        bus.subscribe(AlarmChanged, guard("alarms", self._on_alarm))
+        bus.subscribe(AlarmAcknowledged, guard("alarms", lambda _: self._publish_alarm_list()))
 
     @property
     def state(self) -> BrokerState:
@@ -118,6 +122,9 @@ class MqttGateway:
         client.on_connect_fail = self._thread_connect_failed
         client.on_message = self._thread_message
         client.on_socket_open = _nodelay
+        # paho's network thread must outlive a bug in a callback of ours (it would end it, and MQTT with it).
+        client.suppress_exceptions = True
+        client.on_log = _paho_errors
         client.reconnect_delay_set(RECONNECT_MIN, RECONNECT_MAX)
         client.max_queued_messages_set(MAX_QUEUED)
         client.connect_timeout = CONNECT_TIMEOUT
@@ -182,7 +189,7 @@ class MqttGateway:
         if loop is None or loop.is_closed():
             return
         with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
-            loop.call_soon_threadsafe(callback, *args)
+            loop.call_soon_threadsafe(self.watch.guard(callback.__name__.strip("_"), callback), *args)
 
     def _thread_connected(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self._hand(self._connected, reason.is_failure, str(reason))
@@ -239,7 +246,17 @@ class MqttGateway:
             return
         task = asyncio.create_task(self.control.handle(topic, payload, retained), name=f"mqtt {topic}")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._handled)
+
+    def _handled(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            self.watch.ok("control")
+        else:
+            self.watch.failed(exc, "control")
 
     def _check_other_controller(self, payload: bytes, retained: bool) -> None:
         """Two PMS on one base topic would both command the plant: say so loudly."""
@@ -337,6 +354,12 @@ class MqttGateway:
 
     def _path(self, name: str | None) -> str | None:
         return str(beside_config(name, self.config_path)) if name else None
+
+
+def _paho_errors(client: mqtt.Client, userdata: Any, level: int, text: str) -> None:
+    """A callback of ours that raised in paho's thread (paho goes on; its other errors are the connection state's)."""
+    if level == mqtt.MQTT_LOG_ERR and text.startswith("Caught exception"):
+        log.error("MQTT client: %s", text)
 
 
 def _nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
