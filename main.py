@@ -1,5 +1,7 @@
 """The headless PMS runner: `python main.py [--config FILE] [--simulate] [--log-level L]`.
 
+One PMS per data folder: a second copy on the same data folder exits with code 3 ("PMS is already running").
+
 `python main.py --config FILE export --out F.csv [--since ISO] [--until ISO] [--device NAME]
 [--what values|alarms|audit]` writes the history as CSV instead (times without an offset are local).
 """
@@ -18,14 +20,16 @@ from pms_core.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, load_conf
 from pms_core.history import default_path
 from pms_core.history_db import HistoryError
 from pms_core.history_export import WHATS, export_csv
+from pms_core.instance_lock import AlreadyRunning, InstanceLock
 from pms_core.paths import data_dir
-from pms_core.runtime import Runtime
+from pms_core.runtime import Runtime, state_file
 from pms_core.shutdown import wait_for_stop_signal
 from pms_core.simulator import Simulator
 
 log = logging.getLogger("pms")
 
 SUMMARY_EVERY = 30.0  # seconds between one-line plant summaries in the log
+ALREADY_RUNNING = 3  # the exit code of a second copy on a data folder that a running PMS holds
 
 
 def setup_logging(level: str, file: str | None) -> Path:
@@ -42,6 +46,25 @@ def setup_logging(level: str, file: str | None) -> Path:
         handler.setFormatter(fmt)
         root.addHandler(handler)
     return path
+
+
+def lock_data_folder(loaded: LoadedConfig) -> tuple[InstanceLock, str | None]:
+    """Take the lock of the folder that holds the PMS's writable state (the state file's: beside the history,
+    else the data folder); AlreadyRunning if another PMS holds it.
+
+    A folder where no lock can be taken for another reason (read-only, a file system without locks) does not stop
+    the PMS, as a history that cannot be written does not: it runs unguarded, and the warning returned says so.
+    """
+    lock = InstanceLock(state_file(loaded.config.history.path, None).parent)
+    try:
+        lock.acquire()  # AlreadyRunning is not an OSError: it passes to the caller
+    except OSError as exc:
+        return lock, f"cannot lock {lock.path} ({exc}): a second PMS on this data folder would not be stopped"
+    return lock, None
+
+
+def already_running_line(exc: AlreadyRunning) -> str:
+    return f"PMS is already running ({exc.who}); this copy exits. Data folder: {exc.folder}"
 
 
 def summary(runtime: Runtime) -> str:
@@ -127,11 +150,24 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     if args.command == "export":
-        return run_export(loaded, args)
-    cfg = loaded.config.logging
-    log_file = setup_logging(args.log_level or cfg.level, cfg.file)
-    log.info("PMS starting with %s%s; log file %s", args.config, " on the simulator" if args.simulate else "", log_file)
-    asyncio.run(run(loaded, args.simulate))
+        return run_export(loaded, args)  # only reads the history: no lock, it runs beside a running PMS
+    # Before the log file is opened and before anything polls or connects: a second copy leaves no trace but
+    # its one line on stderr (two processes rotating one log file would fight over it).
+    try:
+        lock, unguarded = lock_data_folder(loaded)
+    except AlreadyRunning as exc:
+        print(already_running_line(exc), file=sys.stderr)
+        return ALREADY_RUNNING
+    try:
+        cfg = loaded.config.logging
+        log_file = setup_logging(args.log_level or cfg.level, cfg.file)
+        log.info("PMS starting with %s%s; log file %s", args.config, " on the simulator" if args.simulate else "",
+                 log_file)  # fmt: skip
+        if unguarded:
+            log.warning("%s", unguarded)
+        asyncio.run(run(loaded, args.simulate))
+    finally:
+        lock.release()
     return 0
 
 

@@ -10,6 +10,10 @@ the way out.
 free loopback ports, the console offscreen, every device polled online, one
 command through the command service confirmed by the simulator; exit 0, or 1
 with the reason on stderr and in the log.
+
+One PMS per data folder, as with main.py: a second console (or a console beside a running main.py) on the same
+data folder says so and exits with code 3. The selftest's data folder is its own temporary one: it runs beside a
+running PMS.
 """
 
 from __future__ import annotations
@@ -32,10 +36,11 @@ import yaml
 from PyQt5.QtGui import QIcon
 from PyQt5.QtWidgets import QApplication, QMessageBox
 
-from main import setup_logging
+from main import ALREADY_RUNNING, already_running_line, lock_data_folder, setup_logging
 from pms_core.build_info import build_info
 from pms_core.clock import REAL_CLOCK
 from pms_core.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, load_config, map_path
+from pms_core.instance_lock import AlreadyRunning, InstanceLock
 from pms_core.paths import bundle_dir, data_dir
 from pms_core.runtime import Runtime
 from pms_core.shutdown import wait_for_stop_signal
@@ -290,6 +295,16 @@ def show_startup_error(text: str) -> None:
     QMessageBox.critical(None, "PMS", text)  # before the event loop runs: nothing else to block
 
 
+def already_running_text(exc: AlreadyRunning, lang: str | None) -> str:
+    """The operator's message for a second copy, in the console's language (`lang`, else the last used, else ko)."""
+    if lang not in i18n.LANGUAGES:
+        saved = console_settings().value("language")
+        lang = saved if saved in i18n.LANGUAGES else "ko"
+    # From the catalog of `lang` directly: the console's current language is set only once the console runs.
+    text = i18n.CATALOG[lang]["start.already_running"]
+    return text.format(pid=exc.pid if exc.pid is not None else "?", folder=exc.folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     windowed = ensure_stdio()
     # A selftest never waits for an operator: no message box, only the exit code and the reason.
@@ -311,10 +326,15 @@ def start(args: argparse.Namespace, windowed: bool, ask_operator: bool, scratch:
     """Load the config (for a selftest: a copy on free ports, in `scratch`), set up the log, run the console."""
     info = build_info()
     log_file: Path | None = None
+    lock: InstanceLock | None = None
+    unguarded: str | None = None
     try:
         loaded = load_config(args.config)
         if problems := info.config_problems(loaded):
             raise ConfigError(problems)
+        if scratch is None:
+            # Before the log file is opened and anything polls or connects, as in main.py.
+            lock, unguarded = lock_data_folder(loaded)
         cfg = loaded.config.logging
         log_file = setup_logging(args.log_level or cfg.level, cfg.file)
         if scratch is not None:
@@ -322,7 +342,14 @@ def start(args: argparse.Namespace, windowed: bool, ask_operator: bool, scratch:
             os.environ["PMS_DATA_DIR"] = str(scratch / "data")
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
             loaded = load_config(selftest_config(loaded, scratch))
+    except AlreadyRunning as exc:
+        print(already_running_line(exc), file=sys.stderr)
+        if ask_operator:
+            show_startup_error(already_running_text(exc, args.lang))
+        return ALREADY_RUNNING
     except ConfigError as exc:
+        if lock is not None:
+            lock.release()
         print(exc, file=sys.stderr)
         if windowed:  # nobody sees stderr: the log keeps the reason
             if log_file is None:
@@ -336,7 +363,13 @@ def start(args: argparse.Namespace, windowed: bool, ask_operator: bool, scratch:
     how = " on the simulator" if args.demo else " (selftest)" if args.selftest else ""
     log.info("PMS %s (%s build) console starting with %s%s; log file %s", info.version, info.variant, args.config, how,
              log_file)  # fmt: skip
-    return run_console(args, loaded)
+    if unguarded:
+        log.warning("%s", unguarded)
+    try:
+        return run_console(args, loaded)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def run_console(args: argparse.Namespace, loaded: LoadedConfig) -> int:

@@ -275,6 +275,7 @@ KO: dict[str, str] = {
     "error.title": "예기치 않은 오류",
     "error.text": "오류가 발생했지만 콘솔은 계속 실행됩니다. 로그에 기록되었습니다:\n\n{error}",
     "yes": "예",
+    "start.already_running": "PMS가 이미 실행 중입니다 (pid {pid}). 이 창은 닫힙니다.\n\n데이터 폴더: {folder}",
     "no": "아니오",
 }
 
@@ -532,6 +533,7 @@ EN: dict[str, str] = {
     "error.text": "Something went wrong; the console keeps running. It has been logged:\n\n{error}",
     "yes": "Yes",
     "no": "No",
+    "start.already_running": "PMS is already running (pid {pid}). This window closes.\n\nData folder: {folder}",
 }
 
 CATALOG: dict[str, dict[str, str]] = {"ko": KO, "en": EN}

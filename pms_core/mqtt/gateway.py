@@ -15,6 +15,8 @@ import logging
 import socket
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,10 @@ CONNECT_TIMEOUT = 5.0
 MAX_QUEUED = 10_000
 RESEND_AFTER = 1.0  # seconds before a retained status that paho refused is sent again
 STOP_TIMEOUT = 1.5  # seconds for the offline message and paho's thread on shutdown
+# A broker gives a client_id to its newest connection and drops the older one. Two PMS with one client_id take the
+# connection from each other every RECONNECT_MIN or so; a network or a broker rarely drops an established
+# connection this often. Real seconds (time.monotonic): the plant clock of a test may run faster.
+TAKEOVER_LOSSES, TAKEOVER_WINDOW = 3, 60.0
 
 
 class MqttGateway:
@@ -88,6 +94,8 @@ class MqttGateway:
         self._thresholds: dict[str, float] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._warned_other: set[str] = set()
+        self._losses: deque[float] = deque(maxlen=TAKEOVER_LOSSES)  # when established connections were lost
+        self._warned_takeover = False
         # A bug in one of its handlers is the gateway's alarm, and the next event is handled as if nothing happened.
         self.watch = Watch("MQTT gateway", bus, clock)
         guard = self.watch.guard
@@ -220,11 +228,14 @@ class MqttGateway:
         self._unsent.clear()
         for topic, payload in self._retained.items():
             self._publish(topic, payload, qos=1, retain=True)
+        # Judged once connected again, so that the alarm also reaches pms/alarm/PMS (dropped while disconnected).
+        self._check_takeover()
 
     def _disconnected(self, reason: str) -> None:
         # Only a connection that was up is "lost"; after a refusal the refusal stays the reason shown.
         if self._client is not None and self.connected:
             self._set_state("disconnected", f"connection lost: {reason}")
+            self._losses.append(time.monotonic())
 
     def _connect_failed(self, error: str) -> None:
         if self._client is not None:
@@ -272,6 +283,19 @@ class MqttGateway:
             log.error("MQTT: %s", text)
             alarm = AlarmChanged("PMS", "two_controllers", "two_controllers", "warning", True, text, self.clock.now())
             self.bus.publish(alarm)
+
+    def _check_takeover(self) -> None:
+        """Our client_id taken over again and again: the same id in another client, most likely a second PMS."""
+        losses = self._losses
+        if self._warned_takeover or len(losses) < TAKEOVER_LOSSES or losses[-1] - losses[0] > TAKEOVER_WINDOW:
+            return
+        self._warned_takeover = True  # once: the next takeovers say nothing new, and the alarm stays raised
+        text = (f"another client with the same client_id ({self.config.client_id}, mqtt.client_id) keeps taking the"
+                f" connection to {self.broker} over ({len(losses)} connections lost within"
+                f" {losses[-1] - losses[0]:.0f} s): two PMS on one plant? Stop the other one, or give each its own"
+                " mqtt.client_id")  # fmt: skip
+        log.error("MQTT: %s", text)
+        self.bus.publish(AlarmChanged("PMS", "two_controllers", "two_controllers", "warning", True, text, self.clock.now()))
 
     # --- the loop: publishing -------------------------------------------------------------
     def _publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
