@@ -89,9 +89,11 @@ class Plant:
         params: PlantParams | None = None,
         sim_clock: Clock | None = None,
         mqtt: bool = False,
+        without: tuple[str, ...] = (),
     ) -> None:
+        """`without`: optional blocks the simulated devices lack (`pms_core.simulator.OPTIONS`)."""
         self.clock = clock
-        self.sim = Simulator(loaded, sim_clock or clock, params)
+        self.sim = Simulator(loaded, sim_clock or clock, params, without=without)
         self.runtime = Runtime(loaded, clock, mqtt=mqtt)
 
     async def __aenter__(self) -> Plant:

@@ -4,15 +4,51 @@ Pure model, no I/O: `step(dt)` integrates plant time, `write()` applies a
 register write as the real device would, `values()` gives every register of
 a device as an engineering value (the server encodes them with the maps).
 Signs follow the maps: positive battery current and power = charging.
+
+Status words follow the datasheets and the site samples (the CSVs' 스팜 /
+한자연 columns): a status bit is placed at the bit its id has in the device's
+map, or at the datasheet's bit number (`DATASHEET_BITS`) where the map does
+not name it. The battery never leaves 0-100 % SOC: the PCS's discharge (and
+charge) power is limited so that a step cannot overshoot, and the PCS's
+Empty / Full SOC flags stop discharging / charging as the datasheet says.
+The communication watchdog (`PlantParams.pcs_comm_trip_real_s`) counts REAL
+seconds, so the plant only offers `comm_trip()`; the simulator's devices
+time it (see `pms_core.simulator`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pms_core.registers import DeviceMap
 
 COMMAND = 0x55
+OFF = 0xAA  # PCS 26 (BMS contactor) and 28 (generator): 0x55 on, 0xAA off
+
+# Datasheet bit numbers of the status bits the model sets, by the maps' bit ids; used only where the device's map
+# does not name the bit (the map wins where it does).
+DATASHEET_BITS: dict[tuple[str, str], dict[str, int]] = {
+    ("PCS", "state_1"): {
+        "steady": 2, "independent": 5, "grid_blackout": 6, "empty_soc": 7, "full_soc": 8, "remote_enable": 10,
+        "ac_mc_closed": 11, "dc_mc_closed": 12, "pr_mc_closed": 13, "total_fault": 14, "static_switch_closed": 15,
+    },
+    ("PCS", "trip_2"): {"comm_error": 0},
+    ("DCDC", "status_1"): {
+        "input_mc_closed": 4, "output_mc_closed": 5, "pre_mc_closed": 6, "remote": 7, "pv_power_limit": 8,
+        "pv_available": 9, "total_fault": 11, "battery_full": 13,
+    },
+    ("DCDC", "status_2"): {
+        "stopped": 0, "ready": 1, "charging": 2, "discharging": 3, "independent": 4, "standby": 5, "solar": 6,
+        "steady": 7,
+    },
+}  # fmt: skip
+EMPTY_SET, EMPTY_CLEAR = 1.0, 5.0  # PCS Empty Batt SOC: set at <= 1 % while discharging, cleared above 5 %
+FULL_CLEAR = 99.0  # PCS Full Batt SOC: set at 100 % while charging, cleared below 99 %
 
 
 @dataclass
@@ -26,6 +62,12 @@ class PlantParams:
     dcdc_rating_kw: float = 20.0
     pcs_start_delay: float = 2.0  # plant seconds to close contactors and pre-charge
     cells_in_series: int = 198
+    # The PCS's Remote Enable (state_1) and the DC-DC's Remote Flag (status_1) read 0 (local) in every site sample,
+    # although the sites are commanded over Modbus: the simulator shows them as the samples do unless told otherwise.
+    remote_enable: bool = False
+    # REAL seconds (not plant time) without any Modbus request after which the PCS trips by itself
+    # (trip_2 comm_error, total fault, stop), as the datasheet's TRIP2 bit 0 does after 30 s; None: never.
+    pcs_comm_trip_real_s: float | None = 30.0
 
 
 @dataclass
@@ -39,6 +81,9 @@ class PcsState:
     trip_2: int = 0
     alarm_1: int = 0
     latched: bool = False  # total fault: set by any trip, kept after the trip goes until a reset (19)
+    empty: bool = False  # Empty Batt SOC flag: discharging refused while set
+    full: bool = False  # Full Batt SOC flag: charging stops while set
+    generator: bool = False  # holding 28: 0x55 on, 0xAA off
     power_kw: float = 0.0  # battery side, + = charging the battery
     ac_kw: float = 0.0
     energy: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("ac_chg", "ac_dis", "dc_chg", "dc_dis"), 0.0))
@@ -79,13 +124,20 @@ DCDC_MODES = {
     106: "standby",
     107: "solar",
 }
-DCDC_STATUS_BIT = {"stopped": 0, "ready": 1, "charge": 2, "regen": 3, "independent": 4, "standby": 5, "solar": 6}
+DCDC_STATUS_FLAG = {  # DC-DC mode -> its status_2 bit id
+    "stopped": "stopped", "ready": "ready", "charge": "charging", "regen": "discharging", "independent": "independent",
+    "standby": "standby", "solar": "solar",
+}  # fmt: skip
 PCS_COMMANDS = {20: "stop", 21: "standby", 22: "charge", 23: "regen", 24: "independent"}
 
 
 class Plant:
-    def __init__(self, params: PlantParams | None = None, start_time: float = 0.0) -> None:
+    def __init__(
+        self, params: PlantParams | None = None, start_time: float = 0.0, maps: Mapping[str, DeviceMap] | None = None
+    ) -> None:
+        """`maps`: the device maps by device type, where the status bits' positions are read by id."""
         self.p = params or PlantParams()
+        self.maps = dict(maps or {})
         self.time = start_time
         self.bms = BmsState(soc=self.p.initial_soc)
         self.pcs = PcsState()
@@ -129,26 +181,48 @@ class Plant:
         if dcdc.latched:
             dcdc.mode = "stopped"
         connected = bms.contactor and not bms.fire_alarm
-        full, empty = bms.soc >= 100.0, bms.soc <= 0.0
+        soc = bms.soc
+        # The PCS's SOC flags, as the datasheet defines them (STATE1 bits 7 and 8 and notes 4-5).
+        discharging = pcs.mode in ("regen", "independent")
+        if soc <= EMPTY_SET and discharging:
+            pcs.empty = True
+        elif soc > EMPTY_CLEAR:
+            pcs.empty = False
+        if soc >= 100.0 and pcs.mode == "charge":
+            pcs.full = True
+        elif soc < FULL_CLEAR:
+            pcs.full = False
 
         pv = 0.0
-        if dcdc.mode == "solar" and connected and not full:
+        if dcdc.mode == "solar" and connected:
             pv = min(self.pv_available_kw(), dcdc.limit_kw, self.p.dcdc_rating_kw)
-        dcdc.power_kw = pv
 
         pcs_kw = 0.0  # battery side, + = charging
         if connected:
-            if pcs.mode == "charge" and not full:
+            if pcs.mode == "charge" and not pcs.full:
                 pcs_kw = min(pcs.charge_kw, self.p.pcs_rating_kw)
-            elif pcs.mode == "regen" and not empty:
+            elif pcs.mode == "regen" and not pcs.empty:
                 pcs_kw = -min(pcs.discharge_kw, self.p.pcs_rating_kw)
-            elif pcs.mode == "independent" and not empty:
+            elif pcs.mode == "independent" and not pcs.empty:
                 pcs_kw = -min(self.farm_load_kw(), self.p.pcs_rating_kw)
+
+        # The battery cannot give more than it holds nor take more than it has room for within this step: the
+        # PCS's discharge (and charge) power is limited first, then the PV; at 0 % the AC side gets nothing from it.
+        kwh_per_kw = dt / 3600
+        room_kw = (100.0 - soc) / 100 * self.p.capacity_kwh / kwh_per_kw
+        stored_kw = soc / 100 * self.p.capacity_kwh / kwh_per_kw
+        if pcs_kw + pv > room_kw:
+            if pcs_kw > 0:
+                pcs_kw = max(0.0, room_kw - pv)
+            pv = max(0.0, min(pv, room_kw - pcs_kw))
+        if pcs_kw + pv < -stored_kw:
+            pcs_kw = -(stored_kw + pv)
+        dcdc.power_kw = pv
         pcs.power_kw = pcs_kw
         pcs.ac_kw = -pcs_kw
 
         battery_kw = pcs_kw + pv
-        bms.soc = min(100.0, max(0.0, bms.soc + battery_kw * dt / 3600 / self.p.capacity_kwh * 100))
+        bms.soc = min(100.0, max(0.0, soc + battery_kw * kwh_per_kw / self.p.capacity_kwh * 100))
         bms.current_a = battery_kw * 1000 / self.battery_voltage()
 
         hours = dt / 3600
@@ -182,9 +256,14 @@ class Plant:
                 pcs.discharge_kw = kw
             return None
         if address == 26:
-            if value not in (0x55, 0xAA):
+            if value not in (COMMAND, OFF):
                 return "contactor command must be 0x55 or 0xAA"
-            self.bms.contactor = value == 0x55
+            self.bms.contactor = value == COMMAND
+            return None
+        if address == 28:
+            if value not in (COMMAND, OFF):
+                return "generator command must be 0x55 (on) or 0xAA (off)"
+            pcs.generator = value == COMMAND
             return None
         if value != COMMAND:
             return f"command value must be 0x55, got {value:#x}"
@@ -231,7 +310,34 @@ class Plant:
             bms.system_lock_status_1 = 0
         return None
 
+    def comm_trip(self) -> None:
+        """The PCS's own watchdog fired (no Modbus request for its limit): TRIP2 comm error, total fault, stop."""
+        pcs = self.pcs
+        pcs.trip_2 |= 1 << self._bit("PCS", "trip_2", "comm_error")
+        pcs.latched = True
+        pcs.mode, pcs.pending = "stop", None
+        pcs.power_kw = pcs.ac_kw = 0.0
+
     # --- register values -------------------------------------------------------------
+    def _bit(self, device_type: str, register: str, flag_id: str) -> int:
+        """The bit of `flag_id`: where the device's map puts it, else the datasheet's number."""
+        device_map = self.maps.get(device_type)
+        reg = device_map.registers.get(register) if device_map is not None else None
+        if reg is not None:
+            try:
+                return reg.bit_of(flag_id)
+            except KeyError:
+                pass
+        return DATASHEET_BITS[(device_type, register)][flag_id]
+
+    def _word(self, device_type: str, register: str, flags: Mapping[str, bool]) -> int:
+        """A status word from its flags by id."""
+        word = 0
+        for flag_id, on in flags.items():
+            if on:
+                word |= 1 << self._bit(device_type, register, flag_id)
+        return word
+
     def note_read(self, device_type: str) -> None:
         """The BMS counts the read requests it answers (wrapping at 10,000)."""
         if device_type == "BMS":
@@ -293,17 +399,24 @@ class Plant:
         running = pcs.mode != "stop"
         mode_field = {"stop": 0, "charge": 1, "regen": 2, "independent": 2, "standby": 3}[pcs.mode]
         batt_state = 1 if pcs.power_kw > 0 else 2 if pcs.power_kw < 0 else 0
+        limited = (pcs.empty and pcs.mode in ("regen", "independent")) or (pcs.full and pcs.mode == "charge")
+        # The samples (STATE1 = 49728 and 16384, both stopped with a trip) show Remote Enable 0 and every MC open.
+        # Pre-charge closes only the pre-charge MC; running closes the main AC and DC MCs and opens it again.
         state_1 = (
             mode_field
-            | (4 if running else 0)
             | batt_state << 3
-            | (32 if pcs.mode == "independent" else 0)
-            | 1 << 10
-            | ((7 << 11) if running else 0)
-            | (1 << 14 if pcs.latched or pcs.trip_1 or pcs.trip_2 else 0)
-            | (1 << 8 if self.bms.soc >= 100 else 0)
-            | (1 << 7 if self.bms.soc <= 0 else 0)
-        )
+            | self._word("PCS", "state_1", {
+                "steady": running and not limited,
+                "independent": pcs.mode == "independent",
+                "empty_soc": pcs.empty,
+                "full_soc": pcs.full,
+                "remote_enable": self.p.remote_enable,
+                "ac_mc_closed": running,
+                "dc_mc_closed": running,
+                "pr_mc_closed": pcs.pending is not None,
+                "total_fault": pcs.latched or bool(pcs.trip_1 or pcs.trip_2),
+            })
+        )  # fmt: skip
         volts = self.battery_voltage()
         ac_current = abs(pcs.ac_kw) * 1000 / (math.sqrt(3) * 380) if running else 0.0
         e = pcs.energy
@@ -350,8 +463,20 @@ class Plant:
         v_in = 520.0 if self.pv_available_kw() > 0 else 0.0
         v_out = self.battery_voltage()
         running = dcdc.mode not in ("stopped", "ready", "standby")
-        status_2 = 1 << DCDC_STATUS_BIT[dcdc.mode] | (1 << 7 if running else 0)
-        status_1 = (1 << 7) | ((3 << 4) if running else 0) | (1 << 11 if dcdc.latched or dcdc.trip_1 or dcdc.trip_2 else 0)
+        # Samples: stopped STATUS1 = 0 / STATUS2 = 1; standby (스팜) STATUS1 = 48 (input and output MC closed, Remote
+        # Flag 0, PV 발전 가능 0 with 524 V on the input) / STATUS2 = 32 (bit 5 only, not steady).
+        status_2 = self._word("DCDC", "status_2", {
+            DCDC_STATUS_FLAG[dcdc.mode]: True,
+            "steady": running,
+        })  # fmt: skip
+        status_1 = self._word("DCDC", "status_1", {
+            "input_mc_closed": dcdc.mode != "stopped",
+            "output_mc_closed": dcdc.mode != "stopped",
+            "remote": self.p.remote_enable,
+            "pv_available": dcdc.mode == "solar" and self.pv_available_kw() > 0,
+            "total_fault": dcdc.latched or bool(dcdc.trip_1 or dcdc.trip_2),
+            "battery_full": dcdc.mode == "solar" and self.bms.soc >= 100.0,
+        })  # fmt: skip
         return {
             "system_capacity": self.p.dcdc_rating_kw,
             "generation_limit_power": dcdc.limit_kw,

@@ -3,13 +3,23 @@
 Like the real devices they answer 0x03, 0x04 and 0x06 only, refuse reads that
 touch an unmapped or write-only address with exception 0x02, and refuse
 writes to read-only registers. Each endpoint has a fault-injection API.
+
+A device can lack addresses its map declares (a PCS without the UPS /
+emergency-generation option board has nothing at input 50-60):
+`SimulatedDevice.missing` holds them as (table, address) pairs, and any read
+or write touching one is answered with exception 0x02, as the real devices do.
+
+Every request reaching a device feeds its communication watchdog
+(`comm_trip_after`, real seconds): the PCS trips by itself when no request has
+reached it for that long (see `pms_core.simulator`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -28,7 +38,20 @@ WRITE_SINGLE = 6
 
 @dataclass
 class SimulatedDevice:
-    """One unit (slave id) on an endpoint, with the faults injected into it."""
+    """One unit (slave id) on an endpoint, with the faults injected into it.
+
+    `missing`: (table, address) pairs this unit does not implement although its
+    map declares them, e.g. `{("input", a) for a in range(50, 61)}` for a PCS
+    without the option board. Any read or write touching one is answered with
+    exception 0x02 (illegal data address); everything else is served as before.
+    Tests may change the set at any time, it applies from the next request;
+    `leave_out()` / `put_back()` do it by table and addresses.
+
+    `comm_trip_after`: real seconds without any request after which the unit
+    trips itself (`Plant.comm_trip()`); None (the default, and every unit but
+    the PCS) never trips. The watchdog arms at the first request: a unit nobody
+    has talked to yet has nothing to time out. `realtime` is its clock.
+    """
 
     name: str
     device_map: DeviceMap
@@ -39,12 +62,46 @@ class SimulatedDevice:
     reject_writes: str | None = None  # reason, or None to accept writes
     refused: list[tuple[int, int]] = field(default_factory=list)  # (address, value) of every refused write
     readable: dict[str, set[int]] = field(default_factory=dict)
+    missing: set[tuple[str, int]] = field(default_factory=set)  # (table, address) the unit answers with 0x02
+    comm_trip_after: float | None = None  # REAL seconds without a request before the unit trips itself
+    realtime: Callable[[], float] = time.monotonic
+    last_request: float | None = None  # realtime() of the last request that reached the unit
+    comm_tripped: bool = False  # the watchdog fired and no request has come since
 
     def __post_init__(self) -> None:
         self.readable = {"holding": set(), "input": set()}
         for reg in self.device_map.registers.values():
             if reg.readable:
                 self.readable[reg.table].update(range(reg.address, reg.end))
+
+    def leave_out(self, table: str, addresses: Iterable[int]) -> None:
+        """Answer any request touching these addresses of `table` with exception 0x02 from now on."""
+        self.missing.update((table, a) for a in addresses)
+
+    def put_back(self, table: str, addresses: Iterable[int]) -> None:
+        self.missing.difference_update((table, a) for a in addresses)
+
+    def lacks(self, table: str, address: int, count: int = 1) -> bool:
+        return any((table, a) in self.missing for a in range(address, address + count))
+
+    def check_watchdog(self) -> bool:
+        """Trip the unit if no request has reached it for `comm_trip_after` real seconds; True when it fired now."""
+        if self.comm_trip_after is None or self.last_request is None or self.comm_tripped:
+            return False
+        silent = self.realtime() - self.last_request
+        if silent < self.comm_trip_after:
+            return False
+        self.advance()  # the plant runs up to now as it was, then the unit trips
+        self.plant.comm_trip()
+        self.comm_tripped = True
+        log.warning("simulated %s trips itself: no Modbus request for %.1f s", self.name, silent)
+        return True
+
+    def note_request(self) -> None:
+        """A request reached the unit: the watchdog sees the silence that ended first, then restarts."""
+        self.check_watchdog()
+        self.last_request = self.realtime()
+        self.comm_tripped = False
 
     def simdevice(self, action: Callable) -> SimDevice:
         tables: dict[str, list[SimData]] = {"holding": [], "input": []}
@@ -132,12 +189,15 @@ class EndpointServer:
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
         self.requests += 1
+        device.note_request()
         await self._answering.wait()
         if self.delay:
             await asyncio.sleep(self.delay)
         device.advance()
         if function_code in READ_FC:
             table = READ_FC[function_code]
+            if device.lacks(table, address, count):
+                return ExcCodes.ILLEGAL_ADDRESS
             if not all(a in device.readable[table] for a in range(address, address + count)):
                 return ExcCodes.ILLEGAL_ADDRESS
             device.plant.note_read(device.device_map.device_type)
@@ -145,6 +205,8 @@ class EndpointServer:
                 device.refresh(table, start_address, registers)
             return None
         if function_code == WRITE_SINGLE:
+            if device.lacks("holding", address):
+                return ExcCodes.ILLEGAL_ADDRESS
             if not set_values:
                 return None  # pymodbus reads the register back to echo it in the reply
             if device.reject_writes:
