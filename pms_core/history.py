@@ -351,10 +351,10 @@ class History:
                 self._write_minute(db, self._layouts[name])
             if final and self._run_id is not None:
                 db.execute("UPDATE runs SET stopped=? WHERE id=?", (self.clock.now(), self._run_id))
-            now = self.clock.now()
-            if now - self._last_prune >= PRUNE_EVERY:
-                self._last_prune = now
-                self._prune(db, now)
+            # Scheduled by monotonic time (a correction of the PC's clock does not delay it); retention is wall time.
+            if self.clock.monotonic() - self._last_prune >= PRUNE_EVERY:
+                self._last_prune = self.clock.monotonic()
+                self._prune(db, self.clock.now())
             db.execute("COMMIT")
             self.batches += 1
         except sqlite3.Error as exc:

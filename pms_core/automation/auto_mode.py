@@ -110,7 +110,9 @@ class AutoMode:
 
     def status(self) -> AutoStatus:
         m = self.machine
-        deadline = None if m.deadline is None else self.clock.now() + (m.deadline - self.clock.monotonic())
+        # The machine's deadline is monotonic; its time of day is as the wall clock stands at this call (a correction
+        # of the wall clock moves it, never the wait), and the same between calls that differ only by jitter.
+        deadline = None if m.deadline is None else self.clock.epoch_of(m.deadline)
         index = m.index if m.sequence is not None else None
         reason = m.reason or m.note(self.by_type["DCDC"] is not None)
         return AutoStatus(m.state, m.running, m.step_label(self.context()), deadline, reason, m.sequence, index, m.waiting)
