@@ -4,7 +4,8 @@ Which bits are alarms is one rule (`Register.alarm_bits`): every bit of an
 alarm register, and every `warning` or `fault` bit of a status register. Each
 is an alarm named `<register>.<bit>`; its message
 is the bit's name in the map and its code the datasheet address
-(`IR24.0`: input register 24, bit 0). The monitor also keeps the PMS's own
+(`IR24.0`: input register 24, bit 0; the BMS's `HR56.0` is the datasheet's
+PLC number 56, map address 55). The monitor also keeps the PMS's own
 alarms (the automatic mode's HOLD and FAULT), so `active` is the whole list
 that MQTT and the console show.
 """
@@ -39,7 +40,7 @@ def alarm_bits(device_map: DeviceMap) -> dict[str, tuple[AlarmBit, ...]]:
     for name, bits in device_map.alarm_bits().items():
         reg = device_map.registers[name]
         out[name] = tuple(
-            AlarmBit(name, bit, f"{name}.{bit}", f"{TABLE_CODE[reg.table]}{reg.address}.{bit}", d.severity, d.name)
+            AlarmBit(name, bit, f"{name}.{bit}", f"{TABLE_CODE[reg.table]}{reg.code_address}.{bit}", d.severity, d.name)
             for bit, d in bits
         )
     return out

@@ -30,6 +30,8 @@ class Snapshot:
     values: dict[str, float | int | None]
     raw: dict[str, int]
     derived: dict[str, Any] = field(default_factory=dict)
+    # registers of optional blocks this device does not have (it answered them with exception 01 / 02)
+    unsupported: frozenset[str] = frozenset()
 
     def value(self, name: str) -> Any:
         if name in self.derived:

@@ -71,6 +71,7 @@ class Plan:
     timeout: float = 10.0
     label: str = ""
     effect: Effect = "energize"  # what it does to the plant, for the interlocks
+    reserved: bool = False  # RESERVED in the datasheet: sent for MQTT only (the contract names it), never by us
 
 
 @dataclass
@@ -131,6 +132,9 @@ class CommandService:
             plan = self.plan(device, command, params)
         except CommandRejected as exc:
             return self._finish(replace(result, reason=str(exc)))
+        if plan.reserved and source in ("gui", "auto"):
+            reason = f"{plan.label} is RESERVED in the datasheet: only a remote system sends it (MQTT)"
+            return self._finish(replace(result, reason=reason))
         return await self._write(device, result, plan, still_valid)
 
     async def write_raw(
@@ -226,6 +230,7 @@ class CommandService:
             timeout=write.timeout,
             label=f"{command} {key} ({write.address}={write.value:#x})",
             effect=write.effect,
+            reserved=write.reserved,
         )
 
     def _plan_setpoint(self, device: Device, command: str, spec: Command, arg: Any) -> Plan:

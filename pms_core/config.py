@@ -167,7 +167,13 @@ class LoggingConfig(_Section):
     file: str | None = None
 
 
+class SiteConfig(_Section):
+    # No grid at this site: the PCS's grid-blackout bit is its normal state, information and not a warning.
+    off_grid: bool = False
+
+
 class PmsConfig(_Section):
+    site: SiteConfig = SiteConfig()
     mqtt: MqttConfig = MqttConfig()
     devices: list[DeviceConfig] = Field(min_length=1)
     auto_mode: AutoModeConfig = AutoModeConfig()
@@ -290,6 +296,8 @@ def load_config(path: Path, plant_speed: float = 1.0) -> LoadedConfig:
             lines.append(f"{path}: devices[{i}].map: {exc}")
             continue
         loaded[mpath] = dmap
+        if config.site.off_grid:
+            dmap = dmap.off_grid()
         if dmap.device_type != dev.type:
             lines.append(f"{path}: devices[{i}].map: {mpath} is a {dmap.device_type} map, the device is a {dev.type}")
         maps[dev.name] = dmap

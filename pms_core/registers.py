@@ -27,6 +27,7 @@ BIT_ID = r"^[a-z][a-z0-9_]*$"
 
 WORDS = {"uint16": 1, "int16": 1, "bitmask": 1, "uint32": 2, "int32": 2}
 MAX_BLOCK = 125  # Modbus limit for one read request
+SIGNED_FLOWS = ("A", "kW", "W")  # units of a current or power whose sign says which way it flows
 
 
 class MapError(ValueError):
@@ -41,6 +42,8 @@ class BitDef(_Strict):
     id: str = Field(pattern=BIT_ID)  # what the code looks a bit up by (`Register.flag`), never its number
     name: str
     severity: Severity
+    # Its severity at a site without a grid (`site.off_grid: true`): the PCS's grid blackout is the normal state there.
+    off_grid: Severity | None = None
 
 
 class FieldDef(_Strict):
@@ -64,6 +67,9 @@ class FieldDef(_Strict):
 class Register(_Strict):
     name: str = ""
     address: int = Field(ge=0, le=65535)
+    # The address as the datasheet numbers it, where that differs (the BMS's main block: PLC number = address + 1);
+    # alarm codes use it, so a technician finds the register in the datasheet.
+    datasheet_address: int | None = Field(default=None, ge=0, le=65535)
     table: Table
     type: RegisterType
     scale: float = 1.0
@@ -74,12 +80,16 @@ class Register(_Strict):
     # full: stored at every poll (what the console charts and the alarms act on); minute: 1-minute min/max/mean.
     history: Literal["full", "minute"] = "minute"
     default: float | None = None
-    # 1 keeps the device's sign; -1 flips it so that positive always means charging.
+    # 1 keeps the device's sign; -1 flips it so that positive always means charging. Declared on every signed
+    # current and power (checked below): the datasheets do not say, so each map says what a site confirmed.
     polarity: Literal[1, -1] = 1
     # Raw value the device sends for "not available" (e.g. 65535 for Not Used).
     unavailable: int | None = None
     # False: follows the datasheet by an address rule but was never read from a device; not polled.
     verified: bool = True
+    # True: a board or firmware version may lack it (the PCS's UPS / generator option, input 50-60). Read in blocks
+    # of their own; a device that answers such a block with exception 01 / 02 stays online without it.
+    optional: bool = False
     word_order: Literal["big", "little"] = "big"
     bits: dict[int, BitDef] = {}
     fields: dict[str, FieldDef] = {}
@@ -95,6 +105,10 @@ class Register(_Strict):
     @property
     def writable(self) -> bool:
         return "W" in self.rw
+
+    @property
+    def code_address(self) -> int:
+        return self.address if self.datasheet_address is None else self.datasheet_address
 
     @property
     def end(self) -> int:
@@ -113,6 +127,8 @@ class Register(_Strict):
             raise ValueError("bits and fields need type 'bitmask'")
         if self.unavailable is not None and not 0 <= self.unavailable < (1 << width):
             raise ValueError(f"unavailable {self.unavailable} does not fit {self.type}")
+        if self.type in ("int16", "int32") and self.unit in SIGNED_FLOWS and "polarity" not in self.model_fields_set:
+            raise ValueError(f"a signed {self.unit} register declares its sign: 'polarity': 1 (+ = charging) or -1")
         ids = [d.id for d in self.bits.values()]
         if len(ids) != len(set(ids)):
             raise ValueError(f"bit ids must be unique within a register: {sorted(i for i in ids if ids.count(i) > 1)}")
@@ -189,12 +205,14 @@ class Register(_Strict):
 
 
 class Confirm(_Strict):
-    """How the device shows that a command took effect: a multi-bit field's value, or a named bit's."""
+    """How the device shows that a command took effect: a multi-bit field's value, or a named bit's, and the bits of
+    the same register that must be clear as well (the PCS's stop: bits 0-1 read stop, and bit 5 independent too)."""
 
     register_name: str = Field(alias="register")
     field: str | None = None
     flag: str | None = None
     value: int
+    clear: list[str] = []
 
     @model_validator(mode="after")
     def _one(self) -> Confirm:
@@ -203,6 +221,8 @@ class Confirm(_Strict):
         return self
 
     def shown(self, register: Register, raw: int) -> bool:
+        if any(register.flag(raw, bit) for bit in self.clear):
+            return False
         if self.flag is not None:
             return register.flag(raw, self.flag) == bool(self.value)
         return register.fields[self.field or ""].extract(raw) == self.value
@@ -214,6 +234,9 @@ class Write(_Strict):
     effect: Effect = "energize"
     confirm: Confirm | None = None
     timeout: float = Field(default=10.0, gt=0)
+    # RESERVED in the datasheet (DC-DC 102-105 in V13A): kept because the MQTT contract names them, but never
+    # offered by the console nor used by the automatic mode.
+    reserved: bool = False
 
 
 class Command(_Strict):
@@ -265,6 +288,14 @@ class Block:
     count: int
     registers: tuple[Register, ...]
 
+    @property
+    def optional(self) -> bool:
+        return self.registers[0].optional  # a block never mixes optional and required registers
+
+    @property
+    def label(self) -> str:
+        return f"{self.table} {self.start}-{self.start + self.count - 1}"
+
     def decode(self, words: Sequence[int]) -> dict[str, tuple[int, float | int | None]]:
         """Words of this block -> {register name: (raw, value)}."""
         out: dict[str, tuple[int, float | int | None]] = {}
@@ -289,6 +320,16 @@ class DeviceMap:
         self.read_plan: tuple[Block, ...] = plan_reads(self.registers.values())
         self._alarm_bits = {name: bits for name, reg in self.registers.items() if (bits := reg.alarm_bits())}
 
+    def off_grid(self) -> DeviceMap:
+        """This map as a site without a grid reads it: each bit with an `off_grid` severity has that severity."""
+        registers = {
+            name: reg.model_copy(update={"bits": {
+                n: d.model_copy(update={"severity": d.off_grid}) if d.off_grid else d for n, d in reg.bits.items()
+            }})
+            for name, reg in self.model.registers.items()
+        }  # fmt: skip
+        return DeviceMap(self.model.model_copy(update={"registers": registers}), self.path)
+
     def by_address(self, table: Table, address: int) -> Register | None:
         for reg in self.registers.values():
             if reg.table == table and reg.address == address:
@@ -303,8 +344,9 @@ class DeviceMap:
 def plan_reads(registers: Iterable[Register], max_block: int = MAX_BLOCK) -> tuple[Block, ...]:
     """Coalesce contiguous readable registers of one table into as few requests as possible.
 
-    A block never spans an unmapped address (real devices refuse the whole read)
-    and never exceeds `max_block` words.
+    A block never spans an unmapped address (real devices refuse the whole read),
+    never mixes optional and required registers (a device without the option
+    would refuse the required ones with it) and never exceeds `max_block` words.
     """
     regs = sorted(
         (r for r in registers if r.readable and r.verified),
@@ -315,7 +357,8 @@ def plan_reads(registers: Iterable[Register], max_block: int = MAX_BLOCK) -> tup
     for reg in regs:
         if current:
             first, last = current[0], current[-1]
-            if reg.table == last.table and reg.address == last.end and reg.end - first.address <= max_block:
+            if (reg.table == last.table and reg.address == last.end and reg.optional == last.optional
+                    and reg.end - first.address <= max_block):  # fmt: skip
                 current.append(reg)
                 continue
             blocks.append(_block(current))
@@ -366,8 +409,9 @@ def _references(model: DeviceMapModel) -> str | None:
                 return f"{where}: unknown register {conf.register_name!r}"
             if conf.field is not None and conf.field not in regs[conf.register_name].fields:
                 return f"{where}: register {conf.register_name!r} has no field {conf.field!r}"
-            if conf.flag is not None and all(d.id != conf.flag for d in regs[conf.register_name].bits.values()):
-                return f"{where}: register {conf.register_name!r} has no bit {conf.flag!r}"
+            for bit in ([conf.flag] if conf.flag is not None else []) + conf.clear:
+                if all(d.id != bit for d in regs[conf.register_name].bits.values()):
+                    return f"{where}: register {conf.register_name!r} has no bit {bit!r}"
     return None
 
 

@@ -71,7 +71,9 @@ class DeviceControls(QGroupBox):
             if spec.register_name is not None:
                 setpoints.append(name)
                 continue
-            for choice in spec.choices or [None]:
+            # a fixed write is one button; of choices, those the datasheet marks RESERVED are MQTT and raw only
+            offered = [c for c, write in spec.choices.items() if not write.reserved] if spec.choices else [None]
+            for choice in offered:
                 params = {spec.param: choice} if choice else {}
                 button = QPushButton()
                 button.setObjectName(f"cmd:{device.name}:{name}" + (f":{choice}" if choice else ""))

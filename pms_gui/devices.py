@@ -95,7 +95,8 @@ class BmsPanel(DevicePanel):
         g.set("bms.spread", DASH if spread is None else f"{spread * 1000:.0f} mV")
         mode_reg = self.map.registers["battery_system_operation_mode"]
         mode = s.raw.get(mode_reg.name, 0)
-        closed = mode_reg.flag(mode, "relay_on")
+        # Bit 3 is "Idle - RELAY ON": while charging or discharging the relay is on too, and only bits 1 / 2 say so.
+        closed = any(mode_reg.flag(mode, bit) for bit in ("relay_on", "charging", "discharging"))
         g.set("bms.contactor", tr("contactor.closed" if closed else "contactor.open"), OK_COLOUR if closed else None)
         words = [tr(f"bms.state.{flag}") for flag in ("charging", "discharging") if mode_reg.flag(mode, flag)]
         if not words:

@@ -50,8 +50,8 @@ KO: dict[str, str] = {
     "mode.auto": "자동",
     # BMS
     "bms.rack_voltage": "랙 전압",
-    "bms.rack_current": "랙 전류",
-    "bms.power": "랙 전력",
+    "bms.rack_current": "랙 전류 (+ = 충전)",
+    "bms.power": "랙 전력 (+ = 충전)",
     "bms.temp": "모듈 온도 최대/최소/평균",
     "bms.cell": "셀 전압 최대/최소",
     "bms.spread": "셀 전압 편차",
@@ -72,13 +72,13 @@ KO: dict[str, str] = {
     "gauge.high": "태양광 대기",
     "none": "없음",
     # PCS
-    "pcs.ac_power": "AC 유효 전력",
+    "pcs.ac_power": "AC 유효 전력 (+ = 충전)",
     "pcs.grid_v": "계통 전압 R/S/T",
     "pcs.freq": "계통 주파수",
     "pcs.pf": "역률",
     "pcs.batt_v": "배터리 전압",
-    "pcs.batt_i": "배터리 전류",
-    "pcs.batt_p": "배터리 전력",
+    "pcs.batt_i": "배터리 전류 (+ = 충전)",
+    "pcs.batt_p": "배터리 전력 (+ = 충전)",
     "pcs.energy_ac": "금일 AC 충전/방전",
     "pcs.energy_dc": "금일 DC 충전/방전",
     "pcs.since": "{time}부터",
@@ -94,7 +94,7 @@ KO: dict[str, str] = {
     # DC-DC
     "dcdc.state": "상태",
     "dcdc.pv_in": "PV 입력 V / I / P",
-    "dcdc.out": "출력 V / I / P",
+    "dcdc.out": "출력 V / I / P (+ = 충전)",
     "dcdc.temps": "온도 1/2/3",
     "dcdc.today": "금일 발전량",
     "dcdc.alarm": "경보/트립",
@@ -266,6 +266,7 @@ KO: dict[str, str] = {
     "reg.col.description": "설명",
     "reg.copy": "복사",
     "reg.copied": "{rows}행을 클립보드에 복사했습니다",
+    "reg.unsupported": "이 장비에서 지원하지 않음",
     # dialogs and errors
     "close.title": "종료 확인",
     "close.text": (
@@ -274,8 +275,8 @@ KO: dict[str, str] = {
     ),
     "error.title": "예기치 않은 오류",
     "error.text": "오류가 발생했지만 콘솔은 계속 실행됩니다. 로그에 기록되었습니다:\n\n{error}",
-    "yes": "예",
     "start.already_running": "PMS가 이미 실행 중입니다 (pid {pid}). 이 창은 닫힙니다.\n\n데이터 폴더: {folder}",
+    "yes": "예",
     "no": "아니오",
 }
 
@@ -313,8 +314,8 @@ EN: dict[str, str] = {
     "mode.basic": "basic",
     "mode.auto": "auto",
     "bms.rack_voltage": "Rack voltage",
-    "bms.rack_current": "Rack current",
-    "bms.power": "Rack power",
+    "bms.rack_current": "Rack current (+ = charging)",
+    "bms.power": "Rack power (+ = charging)",
     "bms.temp": "Module temp max/min/avg",
     "bms.cell": "Cell voltage max/min",
     "bms.spread": "Cell voltage spread",
@@ -334,13 +335,13 @@ EN: dict[str, str] = {
     "gauge.normal": "normal",
     "gauge.high": "solar standby",
     "none": "none",
-    "pcs.ac_power": "AC active power",
+    "pcs.ac_power": "AC active power (+ = charging)",
     "pcs.grid_v": "Grid voltage R/S/T",
     "pcs.freq": "Grid frequency",
     "pcs.pf": "Power factor",
     "pcs.batt_v": "Battery voltage",
-    "pcs.batt_i": "Battery current",
-    "pcs.batt_p": "Battery power",
+    "pcs.batt_i": "Battery current (+ = charging)",
+    "pcs.batt_p": "Battery power (+ = charging)",
     "pcs.energy_ac": "AC charged/discharged today",
     "pcs.energy_dc": "DC charged/discharged today",
     "pcs.since": "since {time}",
@@ -355,7 +356,7 @@ EN: dict[str, str] = {
     "ok": "OK",
     "dcdc.state": "State",
     "dcdc.pv_in": "PV in V / I / P",
-    "dcdc.out": "Out V / I / P",
+    "dcdc.out": "Out V / I / P (+ = charging)",
     "dcdc.temps": "Temperatures 1/2/3",
     "dcdc.today": "Generated today",
     "dcdc.alarm": "Alarms/trips",
@@ -524,6 +525,7 @@ EN: dict[str, str] = {
     "reg.col.description": "Description",
     "reg.copy": "Copy",
     "reg.copied": "copied {rows} rows to the clipboard",
+    "reg.unsupported": "not supported by this device",
     "close.title": "Quit?",
     "close.text": (
         "The automatic mode is running. Closing the console stops automatic control"
@@ -531,9 +533,9 @@ EN: dict[str, str] = {
     ),
     "error.title": "Unexpected error",
     "error.text": "Something went wrong; the console keeps running. It has been logged:\n\n{error}",
+    "start.already_running": "PMS is already running (pid {pid}). This window closes.\n\nData folder: {folder}",
     "yes": "Yes",
     "no": "No",
-    "start.already_running": "PMS is already running (pid {pid}). This window closes.\n\nData folder: {folder}",
 }
 
 CATALOG: dict[str, dict[str, str]] = {"ko": KO, "en": EN}

@@ -36,6 +36,7 @@ class RegisterModel(QAbstractTableModel):
         self.registers = sorted(device.map.registers.values(), key=lambda r: (r.table != "holding", r.address))
         self.raw: dict[str, int] = {}
         self.values: dict[str, object] = {}
+        self.unsupported: frozenset[str] = frozenset()
         self.fresh = True
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's names
@@ -63,6 +64,8 @@ class RegisterModel(QAbstractTableModel):
                 return ""
             return f"0x{raw:04X}" if reg.type == "bitmask" else str(raw)
         if col == VALUE:
+            if reg.name in self.unsupported:
+                return tr("reg.unsupported")
             value = self.values.get(reg.name)
             if value is None:
                 return "" if reg.name not in self.values else "n/a"
@@ -85,6 +88,7 @@ class RegisterModel(QAbstractTableModel):
     def update(self, view: DeviceView) -> None:
         if view.snapshot is not None:
             self.raw, self.values = view.snapshot.raw, view.snapshot.values
+            self.unsupported = view.snapshot.unsupported
         self.fresh = view.fresh
         if self.registers:
             self.dataChanged.emit(self.index(0, RAW), self.index(len(self.registers) - 1, VALUE))

@@ -97,3 +97,14 @@ async def test_an_offline_device_is_refused_without_a_write(plant):
     await wait_for(lambda: plant.device("DCDC").state == "offline", 3, "offline")
     result = await plant.runtime.commands.execute(plant.name("DCDC"), "operation_mode", {"mode": "stop"}, source="gui")
     assert result.status == "failed" and "is offline" in result.reason
+
+
+async def test_reserved_dcdc_modes_are_sent_for_remote_systems_only(plant):
+    """102-105 are RESERVED in the DC-DC's V13A datasheet: the MQTT contract still names them, so a remote system may
+    send them; the console never offers them (test_gui) and the core refuses them from the console's source."""
+    cmd, dcdc = plant.runtime.commands, plant.name("DCDC")
+    refused = await cmd.execute(dcdc, "operation_mode", {"mode": "ready"}, source="gui")
+    assert refused.status == "failed" and "RESERVED in the datasheet" in refused.reason
+    assert plant.writes() == []
+    sent = await cmd.execute(dcdc, "operation_mode", {"mode": "ready"}, source="mqtt")
+    assert sent.status == "written" and plant.writes() == [("DCDC", 102, 0x55)]

@@ -24,7 +24,7 @@ from typing import get_args
 
 import pytest
 from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import QMessageBox
+from PyQt5.QtWidgets import QLabel, QMessageBox
 
 from pms_core.automation import state_machine as sm
 from pms_core.clock import Clock
@@ -441,5 +441,50 @@ def test_a_fire_shows_as_an_interlock_alarm_and_its_stop_in_the_event_log(tmp_pa
                 window.docks["dock_events"].raise_()
                 await asyncio.sleep(0.5)
                 window.grab().save(path)
+
+    run_qt(scenario)
+
+
+def test_the_bms_contactor_shows_closed_while_charging_and_discharging(tmp_path, run_qt):
+    """The BMS sets bit 3 (Idle - RELAY ON) only at rest: while charging (bit 1) or discharging (bit 2) the relay
+    is on as well, and the dock must say so."""
+
+    async def scenario() -> None:
+        async with gui_plant(tmp_path) as plant, console(plant) as window:
+            bms = window.device_panels[name_of(plant, "BMS")]
+            label = bms.grid.values["bms.contactor"]
+            for mode, shown in ((0b0011, "contactor.closed"), (0b0101, "contactor.closed"), (0b0001, "contactor.open"),
+                                (0b1001, "contactor.closed")):  # fmt: skip
+                plant.sim.set_bits(name_of(plant, "BMS"), "battery_system_operation_mode", mode)
+                await wait_for(lambda s=shown: label.text() == i18n.tr(s), 5, f"mode {mode:#06b} shown as {shown}")
+
+    run_qt(scenario)
+
+
+def test_the_dcdc_buttons_leave_out_the_modes_the_datasheet_reserves(tmp_path, run_qt):
+    async def scenario() -> None:
+        async with gui_plant(tmp_path) as plant, console(plant) as window:
+            group = window.controls.groups[name_of(plant, "DCDC")]
+            modes = sorted(k.split(".", 1)[1] for k in group.buttons if k.startswith("operation_mode."))
+            assert modes == ["reset", "solar", "standby", "stop"]  # not ready / charge / regen / start (102-105)
+
+    run_qt(scenario)
+
+
+def test_registers_a_device_lacks_say_so_and_signed_powers_say_which_way_is_charging(tmp_path, run_qt):
+    async def scenario() -> None:
+        async with gui_plant(tmp_path) as plant, console(plant) as window:
+            pcs = name_of(plant, "PCS")
+            plant.sim.devices[pcs].leave_out("input", range(50, 61))  # a PCS without its option board
+            await wait_for(lambda: bool(plant.device("PCS").unsupported), 5, "the option block refused")
+            window.docks["dock_registers"].raise_()
+            window.registers.tabs.setCurrentIndex([window.registers.tabs.tabText(i) for i in range(3)].index(pcs))
+            model = window.registers.models[pcs]
+            row = next(i for i, r in enumerate(model.registers) if r.name == "load_voltage_r")
+            await wait_for(lambda: model.text(row, 4) == "이 장비에서 지원하지 않음", 5, "shown as not supported")
+            grid_v = next(i for i, r in enumerate(model.registers) if r.name == "grid_voltage_r")
+            assert model.text(grid_v, 4) not in ("", "이 장비에서 지원하지 않음")
+            shown = {label.text() for label in window.device_panels[pcs].findChildren(QLabel)}
+            assert {"배터리 전력 (+ = 충전)", "배터리 전류 (+ = 충전)"} <= shown
 
     run_qt(scenario)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pms_core.alarms import alarm_bits
+from pms_core.automation import state_machine as sm
 from pms_core.registers import MapError, Register, load_map, plan_reads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,3 +180,86 @@ def test_shipped_maps_follow_the_field_facts():
     for dmap in (bms, pcs, dcdc):
         for r in dmap.registers.values():
             assert r.rw != "W" or r.role == "control", r.name
+
+
+# --- the datasheets' site-sample columns (스팜, 한자연), decoded as the PMS reads them ----------------------------
+PCS = load_map(ROOT / "config" / "pcs_map.json")
+DCDC = load_map(ROOT / "config" / "dcdc_map.json")
+BMS = load_map(ROOT / "config" / "bms_map.json")
+
+
+def test_pcs_battery_voltage_is_signed_as_the_sample_shows():
+    assert PCS.registers["battery_voltage"].decode([65522]) == -1.4  # 한자연 4/4: "-14" (x0.1 V), not 6552.2 V
+    assert PCS.registers["battery_voltage"].decode([518]) == 51.8  # 스팜 0327
+
+
+def test_pcs_state_1_of_the_sites_reads_total_fault_and_the_contactors():
+    state = PCS.registers["state_1"]
+    assert state.flag(49728, "total_fault") and state.flag(16384, "total_fault")  # both sites, TRIP1 = 1
+    # 49728 = bits 6, 9 (undocumented), 14, 15: blackout (the off-grid site), Local (Remote Enable clear), fault
+    assert [d.id for b, d in sorted(state.bits.items()) if 49728 >> b & 1] == [
+        "grid_blackout", "total_fault", "static_switch_closed"]  # fmt: skip
+    assert not state.flag(49728, "remote_enable")
+    assert state.decode_fields(49728)["operating_mode"] == state.fields["operating_mode"].values[0]
+
+
+def test_the_pcs_stop_is_confirmed_only_when_independent_operation_has_ended_too():
+    stop = PCS.commands["operation_mode"].choices["stop"].confirm
+    state = PCS.registers["state_1"]
+    assert stop is not None
+    independent = 1 << state.bit_of("independent")
+    assert stop.shown(state, 0) and not stop.shown(state, independent)  # bits 0-1 read stop either way
+
+
+def test_dcdc_status_1_bit_9_is_pv_generation_possible():
+    assert DCDC.registers["status_1"].bit_of("pv_available") == 9
+    assert DCDC.registers["status_1"].bits[9].name == "PV 발전 가능"
+
+
+def test_dcdc_102_to_105_are_reserved_and_no_automatic_step_uses_a_reserved_command():
+    choices = DCDC.commands["operation_mode"].choices
+    assert sorted(w.address for w in choices.values() if w.reserved) == [102, 103, 104, 105]  # V13A PDF
+    ctx = sm.Context(90, 10, 30, 600, 5, 10, has_dcdc=True)
+    maps = {"PCS": PCS, "DCDC": DCDC, "BMS": BMS}
+    for name in (*sm.STATE_OF, "fault_recovery", "dcdc_recovery", "recovery"):
+        for step in sm.sequence(name, ctx):
+            spec = maps[step.device].commands[step.command]
+            arg = dict(step.params).get(spec.param or "")
+            write = spec.choices.get(arg) if isinstance(arg, str) else None  # a switch (on / off) is never reserved
+            assert write is None or not write.reserved, (name, step.label)
+
+
+def test_the_dcdc_generation_limit_is_bounded_by_the_datasheet_range_not_the_rating():
+    limit = DCDC.commands["set_generation_limit"]
+    assert limit.max_register is None and limit.max == 6553.5  # U16 x0.1 kW; a site runs 21 kW on 20 kW
+
+
+def test_bms_alarm_codes_follow_the_datasheet_numbering():
+    codes = {b.alarm: b.code for bits in alarm_bits(BMS).values() for b in bits}
+    assert codes["error_code_2.3"] == "HR56.3"  # RBMS-PMS comm: map address 55, the datasheet's PLC number 56
+    assert codes["fire_alarm.0"] == "HR57.0"
+    assert {b.code for b in alarm_bits(PCS)["trip_1"]} >= {"IR24.0"}  # the PCS numbers as the map does
+
+
+def test_every_signed_current_and_power_declares_its_sign(tmp_path):
+    for dmap in (PCS, DCDC, BMS):
+        for r in dmap.registers.values():
+            if r.type in ("int16", "int32") and r.unit in ("A", "kW", "W"):
+                assert "polarity" in r.model_fields_set, (dmap.device_type, r.name)
+    path = write_map(tmp_path, {"p": R | {"address": 1, "type": "int16", "unit": "kW"}})
+    with pytest.raises(MapError, match=r"registers\.p: a signed kW register declares its sign"):
+        load_map(path)
+
+
+def test_the_optional_pcs_block_is_read_on_its_own():
+    optional = [b for b in PCS.read_plan if b.optional]
+    assert [(b.table, b.start, b.count) for b in optional] == [("input", 50, 11)]
+    assert all(not r.optional for b in PCS.read_plan if not b.optional for r in b.registers)
+
+
+def test_off_grid_makes_the_grid_blackout_information():
+    bit = PCS.registers["state_1"].bit_of("grid_blackout")
+    assert PCS.registers["state_1"].bits[bit].severity == "warning"
+    assert PCS.off_grid().registers["state_1"].bits[bit].severity == "info"
+    assert "state_1" not in PCS.off_grid().alarm_bits() or all(
+        d.id != "grid_blackout" for _, d in PCS.off_grid().alarm_bits()["state_1"])  # fmt: skip

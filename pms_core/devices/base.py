@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pms_core.bus import LinkState, Snapshot
 from pms_core.clock import Clock
 from pms_core.config import DeviceConfig
-from pms_core.modbus import ModbusLink
+from pms_core.modbus import DeviceError, ModbusLink
 from pms_core.registers import DeviceMap
+
+log = logging.getLogger(__name__)
+
+NOT_THERE = (0x01, 0x02)  # illegal function, illegal data address: the device lacks what was asked
+UNSUPPORTED_RETRY = 3600.0  # plant seconds before a refused optional block is asked again (a board fitted later)
 
 
 class Device:
@@ -25,6 +31,7 @@ class Device:
         self.state: LinkState = "offline"
         self.state_since = clock.now()
         self.error: str | None = None
+        self.unsupported: dict[tuple[str, int], float] = {}  # optional blocks (table, start) refused -> when (plant)
 
     @property
     def stale_limit(self) -> float:
@@ -42,17 +49,39 @@ class Device:
         return self.snapshot
 
     async def read(self) -> Snapshot:
-        """Read every block of the plan; raises LinkError if any block fails (no partial snapshot)."""
+        """Read every block of the plan; raises LinkError if a required block fails (no partial snapshot).
+
+        An optional block that the device answers with exception 01 / 02 (it lacks the board or the firmware for
+        it) is left out: logged once, listed in the snapshot's `unsupported`, asked again every UNSUPPORTED_RETRY.
+        """
         values: dict[str, float | int | None] = {}
         raw: dict[str, int] = {}
         mono = self.clock.monotonic()
         stamp = self.clock.now()
         for block in self.map.read_plan:
-            words = await self.link.read(block.table, block.start, block.count, self.config.slave_id)
+            key = (block.table, block.start)
+            since = self.unsupported.get(key)
+            if since is not None and mono - since < UNSUPPORTED_RETRY:
+                continue
+            try:
+                words = await self.link.read(block.table, block.start, block.count, self.config.slave_id)
+            except DeviceError as exc:
+                if not block.optional or exc.code not in NOT_THERE:
+                    raise
+                if since is None:
+                    log.warning("%s does not have the optional registers %s (%s): left out, asked again every hour",
+                                self.name, block.label, exc)  # fmt: skip
+                self.unsupported[key] = mono
+                continue
+            if since is not None:
+                log.info("%s answers the optional registers %s now", self.name, block.label)
+                del self.unsupported[key]
             for name, (r, v) in block.decode(words).items():
                 raw[name] = r
                 values[name] = v
-        return Snapshot(self.name, self.type, stamp, mono, values, raw, self.derive(values, raw, stamp))
+        plan = self.map.read_plan
+        missing = frozenset(r.name for b in plan if (b.table, b.start) in self.unsupported for r in b.registers)
+        return Snapshot(self.name, self.type, stamp, mono, values, raw, self.derive(values, raw, stamp), missing)
 
     def derive(self, values: dict[str, float | int | None], raw: dict[str, int], at: float) -> dict[str, Any]:
         """Values computed from a reading; `at` is when the reading started (plant time)."""

@@ -39,7 +39,7 @@ def data_message(snap: Snapshot, device_map: DeviceMap, ip: str, state: str, clo
         data[name] = entry
     for name, value in snap.derived.items():
         data[name] = {"value": value, "type": "derived"}
-    return {
+    message = {
         "device_name": snap.device_name,
         "device_type": snap.device_type,
         "timestamp": clock.iso(snap.timestamp),
@@ -47,6 +47,9 @@ def data_message(snap: Snapshot, device_map: DeviceMap, ip: str, state: str, clo
         "state": state,
         "data": data,
     }
+    if snap.unsupported:  # registers of an optional block this device lacks: absent from `data`, and why
+        message["unsupported"] = sorted(snap.unsupported)
+    return message
 
 
 def link_status(event: LinkStateChanged, clock: Clock) -> dict[str, Any]:
