@@ -108,3 +108,14 @@ async def test_reserved_dcdc_modes_are_sent_for_remote_systems_only(plant):
     assert plant.writes() == []
     sent = await cmd.execute(dcdc, "operation_mode", {"mode": "ready"}, source="mqtt")
     assert sent.status == "written" and plant.writes() == [("DCDC", 102, 0x55)]
+
+
+async def test_the_dcdc_generation_limit_may_exceed_its_rating_as_at_the_sites(plant):
+    """The datasheet's range bounds it, not system_capacity: a site runs 21 kW on a 20 kW DC-DC."""
+    cmd, dcdc = plant.runtime.commands, plant.name("DCDC")
+    rating = plant.device("DCDC").snapshot.values["system_capacity"]
+    result = await cmd.execute(dcdc, "set_generation_limit", {"kw": rating + 1}, source="gui")
+    assert result.status == "written" and plant.writes() == [("DCDC", 2, round((rating + 1) * 10))]
+    assert (await cmd.confirmation(result)).status == "confirmed"  # the device reads it back
+    too_much = await cmd.execute(dcdc, "set_generation_limit", {"kw": 7000}, source="gui")
+    assert too_much.status == "failed" and "above the limit 6553.5 kW" in too_much.reason
