@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from pms_core.reasons import Reason
+
 log = logging.getLogger(__name__)
 
 LinkState = Literal["online", "stale", "offline"]
@@ -59,6 +61,7 @@ class AlarmChanged:
     active: bool
     message: str
     timestamp: float
+    why: Reason | None = None  # the PMS's own alarms: `message` as a Reason, which the console says in its language
 
 
 @dataclass(frozen=True)

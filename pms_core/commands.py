@@ -21,6 +21,7 @@ from pms_core.bus import Bus, Snapshot
 from pms_core.clock import Clock
 from pms_core.devices import Device
 from pms_core.modbus import LinkError
+from pms_core.reasons import Reason, ReasonError
 from pms_core.registers import Command, Confirm, Effect, Register, Write
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ MAX_WAITING = 4
 TRUE_WORDS = {"true": True, "on": True, "1": True, "false": False, "off": False, "0": False}
 
 
-class CommandRejected(ValueError):
+class CommandRejected(ReasonError):
     """A command that must not be written; the message tells the operator why."""
 
 
@@ -50,7 +51,7 @@ class CommandResult:
     params: dict[str, Any]
     status: Status
     writes: tuple[tuple[int, int], ...] = ()  # (address, raw value) acknowledged by the device
-    reason: str | None = None
+    why: Reason | None = None  # of a failure or an unconfirmed write
     request_id: str | None = None
     timestamp: float = 0.0  # plant epoch
     acked_at: float | None = None  # plant monotonic time of the device's acknowledgement
@@ -58,6 +59,11 @@ class CommandResult:
     @property
     def ok(self) -> bool:
         return self.status in ("written", "confirmed")
+
+    @property
+    def reason(self) -> str | None:
+        """`why` in English, as MQTT, the log and the audit log keep it."""
+        return None if self.why is None else self.why.text
 
 
 @dataclass(frozen=True)
@@ -81,11 +87,11 @@ class _Pending:
     done: asyncio.Future[CommandResult] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-def gate_nothing(source: Source) -> str | None:
+def gate_nothing(source: Source) -> Reason | None:
     return None
 
 
-def no_interlock(device: Device, effect: Effect) -> str | None:
+def no_interlock(device: Device, effect: Effect) -> Reason | None:
     return None
 
 
@@ -95,9 +101,9 @@ class CommandService:
         self.bus = bus
         self.clock = clock
         # Set by the operation manager: returns why `source` may not command now, or None.
-        self.gate: Callable[[Source], str | None] = gate_nothing
+        self.gate: Callable[[Source], Reason | None] = gate_nothing
         # Set by the interlocks: why a write with this effect may not go to the device now, or None.
-        self.interlock: Callable[[Device, Effect], str | None] = no_interlock
+        self.interlock: Callable[[Device, Effect], Reason | None] = no_interlock
         self._closed = False
         self._locks = {name: asyncio.Lock() for name in devices}
         self._waiting = dict.fromkeys(devices, 0)
@@ -117,7 +123,7 @@ class CommandService:
         *,
         source: Source,
         request_id: str | None = None,
-        still_valid: Callable[[], str | None] | None = None,
+        still_valid: Callable[[], Reason | None] | None = None,
     ) -> CommandResult:
         """Validate, gate, write. Returns at `written` or `failed`; confirmation follows as an event.
 
@@ -127,14 +133,13 @@ class CommandService:
         result = CommandResult(next(self._ids), source, device_name, command, params, "failed", request_id=request_id)
         device = self.devices.get(device_name)
         if device is None:
-            return self._finish(replace(result, reason=f"unknown device {device_name!r}"))
+            return self._finish(replace(result, why=Reason("command.unknown_device", device=device_name)))
         try:
             plan = self.plan(device, command, params)
         except CommandRejected as exc:
-            return self._finish(replace(result, reason=str(exc)))
+            return self._finish(replace(result, why=exc.reason))
         if plan.reserved and source in ("gui", "auto"):
-            reason = f"{plan.label} is RESERVED in the datasheet: only a remote system sends it (MQTT)"
-            return self._finish(replace(result, reason=reason))
+            return self._finish(replace(result, why=Reason("command.reserved", label=plan.label)))
         return await self._write(device, result, plan, still_valid)
 
     async def write_raw(
@@ -144,7 +149,7 @@ class CommandService:
         value: int,
         *,
         request_id: str | None = None,
-        still_valid: Callable[[], str | None] | None = None,
+        still_valid: Callable[[], Reason | None] | None = None,
     ) -> CommandResult:
         """A raw register write, as one of the map's named commands would make it: a command's exact value (0x55 to
         20), or a set-point within its command's bounds and the device's rating. Registers no command writes (the
@@ -155,14 +160,15 @@ class CommandService:
         )
         device = self.devices.get(device_name)
         if device is None:
-            return self._finish(replace(result, reason=f"unknown device {device_name!r}"))
+            return self._finish(replace(result, why=Reason("command.unknown_device", device=device_name)))
         reg = next((r for r in device.map.registers.values() if r.address == address and r.writable), None)
         if reg is None:
-            return self._finish(replace(result, reason=f"address {address} is not a writable register of {device_name}"))
+            why = Reason("command.not_writable", address=address, device=device_name)
+            return self._finish(replace(result, why=why))
         try:
             plan = self._plan_raw(device, reg, value)
         except CommandRejected as exc:
-            return self._finish(replace(result, reason=str(exc)))
+            return self._finish(replace(result, why=exc.reason))
         return await self._write(device, result, plan, still_valid)
 
     async def confirmation(self, result: CommandResult) -> CommandResult:
@@ -174,15 +180,17 @@ class CommandService:
         """Validate a named command against the map; CommandRejected says what is wrong."""
         spec = device.map.commands.get(command)
         if spec is None:
-            known = ", ".join(sorted(device.map.commands)) or "none"
-            raise CommandRejected(f"{device.name} ({device.type}) has no command {command!r}; known: {known}")
+            known = ", ".join(sorted(device.map.commands)) or Reason("common.none")
+            raise CommandRejected(
+                Reason("command.unknown_command", device=device.name, type=device.type, command=command, known=known)
+            )
         if spec.address is not None and spec.value is not None:
             return Plan(
                 ((spec.address, spec.value),), label=f"{command} ({spec.address}={spec.value:#x})", effect=spec.fixed_effect
             )
         assert spec.param is not None
         if spec.param not in params:
-            raise CommandRejected(f"{command} needs params.{spec.param}")
+            raise CommandRejected(Reason("command.needs_param", command=command, param=spec.param))
         arg = params[spec.param]
         if spec.choices:
             return self._plan_choice(device, command, spec, arg)
@@ -212,8 +220,10 @@ class CommandService:
             if cmd.register_name == reg.name:
                 return self.plan(device, name, {cmd.param or "": reg.decode([value])})
         if not known:
-            raise CommandRejected(f"{reg.name} ({reg.address}) is written by no command of the map: not written raw")
-        raise CommandRejected(f"{reg.name} ({reg.address}) takes only {', '.join(known)} (the map's commands), got {value}")
+            raise CommandRejected(Reason("command.raw_unwritten", register=reg.name, address=reg.address))
+        raise CommandRejected(
+            Reason("command.raw_values", register=reg.name, address=reg.address, values=", ".join(known), value=value)
+        )
 
     @staticmethod
     def _plan_choice(device: Device, command: str, spec: Command, arg: Any) -> Plan:
@@ -221,7 +231,10 @@ class CommandService:
         if set(spec.choices) == {"on", "off"}:
             key = _switch(arg, spec.param or "")
         if not isinstance(key, str) or key not in spec.choices:
-            raise CommandRejected(f"{command}: {spec.param} {arg!r} is not one of {', '.join(spec.choices)}")
+            raise CommandRejected(
+                Reason("command.not_a_choice", command=command, param=spec.param, value=repr(arg),
+                       choices=", ".join(spec.choices))
+            )  # fmt: skip
         write: Write = spec.choices[key]
         return Plan(
             ((write.address, write.value),),
@@ -235,7 +248,7 @@ class CommandService:
 
     def _plan_setpoint(self, device: Device, command: str, spec: Command, arg: Any) -> Plan:
         if isinstance(arg, bool) or not isinstance(arg, (int, float)):
-            raise CommandRejected(f"{command}: {spec.param} must be a number, got {arg!r}")
+            raise CommandRejected(Reason("command.not_a_number", command=command, param=spec.param, value=repr(arg)))
         reg = device.map.registers[spec.register_name or ""]
         high = spec.max
         if spec.max_register is not None:
@@ -243,19 +256,23 @@ class CommandService:
             rating = snap.values.get(spec.max_register) if snap else None
             if not isinstance(rating, (int, float)):
                 raise CommandRejected(
-                    f"{command}: the rating ({spec.max_register}) of {device.name} is not known: no fresh data"
+                    Reason("command.rating_unknown", command=command, register=spec.max_register, device=device.name)
                 )
             high = rating if high is None else min(high, rating)
         if spec.min is not None and arg < spec.min:
-            raise CommandRejected(f"{command}: {arg} {reg.unit} is below the minimum {spec.min} {reg.unit}")
+            raise CommandRejected(
+                Reason("command.below_minimum", command=command, value=arg, unit=reg.unit, minimum=spec.min)
+            )
         if high is not None and arg > high:
-            raise CommandRejected(f"{command}: {arg} {reg.unit} is above the limit {high} {reg.unit} of {device.name}")
+            raise CommandRejected(
+                Reason("command.above_limit", command=command, value=arg, unit=reg.unit, limit=high, device=device.name)
+            )
         try:
             words = reg.encode(arg)
-        except ValueError as exc:
-            raise CommandRejected(f"{command}: {exc}") from None
+        except ValueError as exc:  # the register's own words for a value it cannot hold
+            raise CommandRejected(Reason("command.unencodable", command=command, error=str(exc))) from None
         if len(words) != 1:
-            raise CommandRejected(f"{command}: {reg.name} needs {len(words)} registers; the devices take one 0x06 write")
+            raise CommandRejected(Reason("command.multi_word", command=command, register=reg.name, count=len(words)))
         return Plan(
             ((reg.address, words[0]),),
             readback=reg,
@@ -265,12 +282,12 @@ class CommandService:
 
     # --- writing and confirming --------------------------------------------------------
     async def _write(
-        self, device: Device, result: CommandResult, plan: Plan, still_valid: Callable[[], str | None] | None = None
+        self, device: Device, result: CommandResult, plan: Plan, still_valid: Callable[[], Reason | None] | None = None
     ) -> CommandResult:
         queued = result.source in ("gui", "mqtt", "raw")
         if queued and self._waiting[device.name] >= MAX_WAITING:
-            busy = f"busy: {MAX_WAITING} commands are already waiting for {device.name}; send it again later"
-            return self._finish(replace(result, reason=busy))
+            busy = Reason("command.busy", count=MAX_WAITING, device=device.name)
+            return self._finish(replace(result, why=busy))
         self._waiting[device.name] += queued
         try:
             return await self._write_when_free(device, result, plan, still_valid)
@@ -278,27 +295,29 @@ class CommandService:
             self._waiting[device.name] -= queued
 
     async def _write_when_free(
-        self, device: Device, result: CommandResult, plan: Plan, still_valid: Callable[[], str | None] | None
+        self, device: Device, result: CommandResult, plan: Plan, still_valid: Callable[[], Reason | None] | None
     ) -> CommandResult:
         async with self._locks[device.name]:
             # Gates inside the lock: a stop or an interlock that arrives while we waited wins.
             refusal = (
-                ("the PMS is shutting down" if self._closed else None)
+                (Reason("command.shutting_down") if self._closed else None)
                 or self.gate(result.source)
                 or self.interlock(device, plan.effect)
                 or self._stale_for_auto(device, result.source)
                 or (still_valid() if still_valid else None)
             )
             if refusal:
-                return self._finish(replace(result, reason=refusal))
+                return self._finish(replace(result, why=refusal))
             if device.state == "offline":
-                return self._finish(replace(result, reason=f"{device.name} is offline: {device.error or 'not connected'}"))
+                error = device.error or Reason("command.not_connected")
+                return self._finish(replace(result, why=Reason("command.offline", device=device.name, error=error)))
             done: list[tuple[int, int]] = []
             for address, value in plan.writes:
                 try:
                     await device.write_register(address, value)
                 except LinkError as exc:
-                    return self._finish(replace(result, writes=tuple(done), reason=f"write {address}={value} failed: {exc}"))
+                    why = Reason("command.write_failed", address=address, value=value, error=str(exc))
+                    return self._finish(replace(result, writes=tuple(done), why=why))
                 done.append((address, value))
             written = replace(
                 result, status="written", writes=tuple(done), timestamp=self.clock.now(), acked_at=self.clock.monotonic()
@@ -308,17 +327,17 @@ class CommandService:
             return self._finish(written, plan.label)
 
     @staticmethod
-    def _stale_for_auto(device: Device, source: Source) -> str | None:
+    def _stale_for_auto(device: Device, source: Source) -> Reason | None:
         """The automatic mode never acts on stale data (a person in basic mode may: they see the age)."""
         if source == "auto" and device.fresh_snapshot() is None:
-            return f"{device.name} has no fresh data: the automatic mode does not command it"
+            return Reason("command.stale_for_auto", device=device.name)
         return None
 
     def _await_confirmation(self, device: Device, written: CommandResult, plan: Plan) -> None:
         key = (device.name, written.command)
         superseded = self._confirming.get(key)
         if superseded and not superseded.done.done():
-            self._settle(key, superseded, "unconfirmed", f"superseded by command #{written.id} before the device showed it")
+            self._settle(key, superseded, "unconfirmed", Reason("command.superseded", id=written.id))
         pending = _Pending(written, plan)
         self._confirming[key] = pending
         # The map's timeout, but never less than 3 polls: a slowly polled device cannot show it sooner.
@@ -327,7 +346,7 @@ class CommandService:
         async def expire() -> None:
             await self.clock.sleep(timeout)
             if not pending.done.done():
-                self._settle(key, pending, "unconfirmed", f"the device did not show it within {timeout:g} s")
+                self._settle(key, pending, "unconfirmed", Reason("command.not_shown", timeout=timeout))
 
         task = asyncio.create_task(expire(), name=f"confirm {device.name} #{written.id}")
         self._confirm_tasks.add(task)
@@ -341,8 +360,8 @@ class CommandService:
             if shows(snap, pending.plan):
                 self._settle(key, pending, "confirmed", None)
 
-    def _settle(self, key: tuple[str, str], pending: _Pending, status: Status, reason: str | None) -> None:
-        final = replace(pending.result, status=status, reason=reason, timestamp=self.clock.now())
+    def _settle(self, key: tuple[str, str], pending: _Pending, status: Status, why: Reason | None) -> None:
+        final = replace(pending.result, status=status, why=why, timestamp=self.clock.now())
         if self._confirming.get(key) is pending:
             del self._confirming[key]
         pending.done.set_result(final)
@@ -373,7 +392,7 @@ def _switch(arg: Any, param: str) -> str:
     word = str(arg).strip().lower()
     if word in TRUE_WORDS:
         return "on" if TRUE_WORDS[word] else "off"
-    raise CommandRejected(f"{param} must be true or false, got {arg!r}")
+    raise CommandRejected(Reason("command.not_a_switch", param=param, value=repr(arg)))
 
 
 def shows(snap: Snapshot, plan: Plan) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -13,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from pms_core import validation
 from pms_core.paths import bundled_config_dir, default_config
+from pms_core.reasons import Reason, ReasonError
 from pms_core.registers import DeviceMap, MapError, load_map
 
 DEFAULT_CONFIG = default_config()  # beside the executable when frozen and present, else the shipped one
@@ -25,11 +27,12 @@ PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 
 
 class ConfigError(Exception):
-    """Every mistake found in a config file, one line each."""
+    """Every mistake found in a config file, one line each: a Reason (naming the file), or a line of English."""
 
-    def __init__(self, lines: list[str]) -> None:
-        super().__init__("\n".join(lines))
-        self.lines = lines
+    def __init__(self, reasons: Sequence[Reason | str]) -> None:
+        self.reasons = list(reasons)
+        self.lines = [str(r) for r in self.reasons]
+        super().__init__("\n".join(self.lines))
 
 
 class _Section(BaseModel):
@@ -63,18 +66,19 @@ def _host(value: str) -> str:
         try:
             ipaddress.IPv4Address(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not an IPv4 address (four numbers 0-255, no leading zeros)") from None
+            raise ReasonError(Reason("value.not_ipv4", value=repr(value))) from None
     elif not HOST_NAME.fullmatch(value):
-        raise ValueError(f"{value!r} is neither an IPv4 address nor a host name")
+        raise ReasonError(Reason("value.not_host", value=repr(value)))
     return value
 
 
 def _topic_level(value: str) -> str:
     """A name that is one MQTT topic level as it stands: `BMS #1` would make every publish fail, `PCS/1` add a level."""
     bad = sorted({c for c in value if c in "/+#" or not c.isprintable()})
-    if bad or value != value.strip():
-        shown = ", ".join(repr(c) for c in bad) if bad else "spaces at either end"
-        raise ValueError(f"{value!r} cannot be an MQTT topic level: no {shown}; use letters, digits, _ or -")
+    if bad:
+        raise ReasonError(Reason("value.topic_chars", value=repr(value), chars=", ".join(repr(c) for c in bad)))
+    if value != value.strip():
+        raise ReasonError(Reason("value.topic_spaces", value=repr(value)))
     return value
 
 
@@ -120,11 +124,10 @@ class Thresholds(_Section):
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
         if not self.soc_low_threshold < self.soc_charge_stop_threshold < self.soc_high_threshold:
-            raise ValueError(
-                "thresholds out of order: need soc_low_threshold < soc_charge_stop_threshold"
-                f" < soc_high_threshold, got {self.soc_low_threshold} / {self.soc_charge_stop_threshold}"
-                f" / {self.soc_high_threshold}"
-            )
+            raise ReasonError(
+                Reason("value.order", low=self.soc_low_threshold, stop=self.soc_charge_stop_threshold,
+                       high=self.soc_high_threshold)
+            )  # fmt: skip
         return self
 
     def as_dict(self) -> dict[str, float]:
@@ -214,29 +217,27 @@ def read_text_file(path: Path) -> str:
     """A config file as text: UTF-8, with or without the BOM Windows' editors write; anything else is one clear line."""
     try:
         raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read config: {exc.strerror}"]) from None
+    except OSError as exc:  # the operating system's words (in the site's language on Windows)
+        raise ConfigError([Reason("config.unreadable", file=str(path), error=exc.strerror)]) from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ConfigError([f"{path}: the file is saved as UTF-16: save it as UTF-8 (Notepad: Save as, Encoding UTF-8)"])
+        raise ConfigError([Reason("config.utf16", file=str(path))])
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError([
-            f"{path}: line {line} is not UTF-8 (saved as ANSI / cp949?): save it as UTF-8 (Notepad: Save as, Encoding UTF-8)"
-        ]) from None
+        raise ConfigError([Reason("config.not_utf8", file=str(path), line=line)]) from None
 
 
 def _unplain_numbers(node: yaml.Node | None, key: str = "") -> list[tuple[str, str]]:
-    """Integers YAML 1.1 reads in a surprising way: `0502` is octal 322, `0x1F` hex, `1:30` sixty-based 90."""
+    """(key, number as written) of the integers YAML 1.1 reads in a surprising way: `0502` is octal 322, `0x1F` hex,
+    `1:30` sixty-based 90."""
     if isinstance(node, yaml.MappingNode):
         return [p for k, v in node.value for p in _unplain_numbers(v, f"{key}.{k.value}" if key else str(k.value))]
     if isinstance(node, yaml.SequenceNode):
         return [p for i, v in enumerate(node.value) for p in _unplain_numbers(v, f"{key}[{i}]")]
     plain = isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int" and not node.style
     if plain and not PLAIN_INT.fullmatch(node.value.replace("_", "")):
-        return [(key or "(top level)", f"write the number plainly (got {node.value}: a leading zero, 0x or : makes"
-                                        " YAML read another number)")]  # fmt: skip
+        return [(key or "(top level)", node.value)]
     return []
 
 
@@ -247,65 +248,65 @@ def load_config(path: Path, plant_speed: float = 1.0) -> LoadedConfig:
     plant seconds while the PCS's watchdog, a real device's, counts real ones.
     """
     text = read_text_file(path)
+    file = str(path)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError([f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"]) from None
-    surprises = [f"{path}: {key}: {problem}" for key, problem in _unplain_numbers(node)]
+        problem = str(getattr(exc, "problem", exc))  # the YAML parser's words
+        raise ConfigError([
+            Reason("config.yaml_at", file=file, line=mark.line + 1, problem=problem) if mark
+            else Reason("config.yaml", file=file, problem=problem)
+        ]) from None  # fmt: skip
+    surprises = [Reason("config.octal", file=file, key=key, value=value) for key, value in _unplain_numbers(node)]
     if surprises:
         raise ConfigError(surprises)
     if not isinstance(data, dict):
-        raise ConfigError([f"{path}: the config must be a mapping of sections (mqtt, devices, ...)"])
+        raise ConfigError([Reason("config.not_mapping", file=file)])
     try:
         config = PmsConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([f"{path}: {line}" for line in validation.lines(exc)]) from None
+        raise ConfigError([Reason("config.line", file=file, problem=r) for r in validation.reasons(exc)]) from None
 
-    lines: list[str] = []
+    lines: list[Reason] = []
     seen: set[str] = set()
     units: dict[tuple[str, int, int], str] = {}
     maps: dict[str, DeviceMap] = {}
     loaded: dict[Path, DeviceMap] = {}
     for i, dev in enumerate(config.devices):
         if dev.name in seen:
-            lines.append(f"{path}: devices[{i}].name: duplicate device name {dev.name!r}")
+            lines.append(Reason("config.duplicate_name", file=file, index=i, name=dev.name))
         seen.add(dev.name)
         other = units.setdefault((dev.ip, dev.port, dev.slave_id), dev.name)
         if other != dev.name:
-            lines.append(f"{path}: devices[{i}].slave_id: {dev.name!r} has the ip, port and slave_id of {other!r}; two"
-                         " devices on one unit would read each other's registers")  # fmt: skip
+            lines.append(Reason("config.same_unit", file=file, index=i, name=dev.name, other=other))
         if dev.stale_after is not None and not (
             2 * dev.poll_interval <= dev.stale_after and dev.stale_after / plant_speed <= STALE_MAX_S
         ):
-            lines.append(
-                f"{path}: devices[{i}].stale_after: {dev.stale_after:g} s must be between two poll intervals"
-                f" ({2 * dev.poll_interval:g} s) and {STALE_MAX_S:g} s"
-            )
+            lines.append(Reason("config.stale_after", file=file, index=i, stale_after=dev.stale_after,
+                                minimum=2 * dev.poll_interval, maximum=STALE_MAX_S))  # fmt: skip
         if dev.type == "PCS" and dev.poll_interval / plant_speed > PCS_POLL_MAX_S:
-            lines.append(
-                f"{path}: devices[{i}].poll_interval: {dev.poll_interval:g} s is too long for a PCS, which trips after"
-                f" {PCS_WATCHDOG_S:g} s without a request: poll it at least every {PCS_POLL_MAX_S:g} s"
-            )
+            lines.append(Reason("config.pcs_poll", file=file, index=i, poll=dev.poll_interval, watchdog=PCS_WATCHDOG_S,
+                                maximum=PCS_POLL_MAX_S))  # fmt: skip
         mpath = map_path(dev, path)
         try:
             dmap = loaded.get(mpath) or load_map(mpath)
-        except MapError as exc:
-            lines.append(f"{path}: devices[{i}].map: {exc}")
+        except MapError as exc:  # the map loader's words: the map file and what is wrong in it
+            lines.append(Reason("config.map", file=file, index=i, error=str(exc)))
             continue
         loaded[mpath] = dmap
         if config.site.off_grid:
             dmap = dmap.off_grid()
         if dmap.device_type != dev.type:
-            lines.append(f"{path}: devices[{i}].map: {mpath} is a {dmap.device_type} map, the device is a {dev.type}")
+            lines.append(Reason("config.map_type", file=file, index=i, map=str(mpath), map_type=dmap.device_type,
+                                type=dev.type))  # fmt: skip
         maps[dev.name] = dmap
     tls = config.mqtt.tls
     for key in ("ca_file", "cert_file", "key_file"):
         name = getattr(tls, key) if tls else None
         if name and not beside_config(name, path).is_file():
-            lines.append(f"{path}: mqtt.tls.{key}: file not found: {beside_config(name, path)}")
+            lines.append(Reason("config.tls_file", file=file, key=key, path=str(beside_config(name, path))))
     if lines:
         raise ConfigError(lines)
     return LoadedConfig(path, config, maps)

@@ -27,6 +27,7 @@ from pms_core.bus import AlarmChanged, Bus, Snapshot
 from pms_core.clock import Clock
 from pms_core.commands import CommandRejected, CommandService, shows
 from pms_core.devices import Device
+from pms_core.reasons import Param, Reason, joined
 from pms_core.registers import DeviceMap, Effect
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 EVERY_EFFECT: frozenset[Effect] = frozenset(get_args(Effect))
 STOP_OR_RESET: frozenset[Effect] = frozenset(("stop", "reset"))
 NOT_ENERGIZE: frozenset[Effect] = EVERY_EFFECT - {"energize"}
+EFFECT_WORDS: dict[Effect, Reason] = {
+    "stop": Reason("effect.stop"), "reset": Reason("effect.reset"), "standby": Reason("effect.standby"),
+    "energize": Reason("effect.energize"), "setting": Reason("effect.setting"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class Enforce:
 @dataclass(frozen=True)
 class Rule:
     id: str
-    title: str  # what the condition is, in words
+    title: Reason  # what the condition is, in words
     device_type: str  # whose bits raise it
     flags: tuple[tuple[str, str], ...]  # (register, bit id); empty: every fault-severity alarm bit of the device
     allows: tuple[tuple[str, frozenset[Effect]], ...]  # per device type: the effects still allowed while active
@@ -59,18 +64,18 @@ class Rule:
 
 RULES: tuple[Rule, ...] = (
     Rule(
-        "fire", "BMS fire alarm", "BMS", (("fire_alarm", "fire"),),
+        "fire", Reason("rule.fire"), "BMS", (("fire_alarm", "fire"),),
         allows=(("BMS", STOP_OR_RESET), ("PCS", STOP_OR_RESET), ("DCDC", STOP_OR_RESET)),
         enforce=(Enforce("PCS", "operation_mode", "stop"), Enforce("DCDC", "operation_mode", "stop")),
         enforce_always=True,
     ),
     Rule(
-        "bms_fault", "BMS fault", "BMS", (),
+        "bms_fault", Reason("rule.bms_fault"), "BMS", (),
         allows=(("BMS", NOT_ENERGIZE), ("PCS", NOT_ENERGIZE), ("DCDC", NOT_ENERGIZE)),
         enforce=(Enforce("PCS", "operation_mode", "stop"), Enforce("DCDC", "operation_mode", "standby")),
     ),
-    Rule("pcs_trip", "PCS total fault or trip", "PCS", (), allows=(("PCS", STOP_OR_RESET),)),
-    Rule("dcdc_trip", "DC-DC trip", "DCDC", (), allows=(("DCDC", STOP_OR_RESET),), severity="warning"),
+    Rule("pcs_trip", Reason("rule.pcs_trip"), "PCS", (), allows=(("PCS", STOP_OR_RESET),)),
+    Rule("dcdc_trip", Reason("rule.dcdc_trip"), "DCDC", (), allows=(("DCDC", STOP_OR_RESET),), severity="warning"),
 )  # fmt: skip
 
 
@@ -83,9 +88,16 @@ class Active:
     names: tuple[str, ...]  # every active bit
     conditions: tuple[str, ...]  # those of alarm registers: the trip itself, not a latched summary such as total fault
 
-    def words(self) -> str:
-        shown = ", ".join(self.names[:3]) + (f" and {len(self.names) - 3} more" if len(self.names) > 3 else "")
-        return f"{self.rule.title} on {self.device_name} ({shown})"
+    def words(self) -> Reason:
+        bits: Param = ", ".join(self.names[:3])  # the map's own names of the bits
+        if len(self.names) > 3:
+            bits = Reason("interlock.bits_more", bits=bits, more=len(self.names) - 3)
+        return Reason("interlock.on", rule=self.rule.title, device=self.device_name, bits=bits)
+
+
+def allowed_words(allowed: frozenset[Effect]) -> Param:
+    """The effects a rule still allows, in words: "reset / stop"."""
+    return joined("interlock.or", [EFFECT_WORDS[e] for e in sorted(allowed)])
 
 
 def raised_bits(rule: Rule, device_map: DeviceMap, snap: Snapshot) -> tuple[tuple[str, bool], ...]:
@@ -132,21 +144,18 @@ class SocCheck:
     def __init__(self, max_rate: float) -> None:
         self.max_rate = max_rate  # % per plant second
         self._last: tuple[float, float] | None = None  # (soc, plant monotonic)
-        self.problem: str | None = None
+        self.problem: Reason | None = None
 
-    def check(self, soc: float | None, raw: int | None, at: float) -> str | None:
+    def check(self, soc: float | None, raw: int | None, at: float) -> Reason | None:
         last, problem = self._last, None
         if soc is None or not math.isfinite(soc):
-            problem = f"BMS SOC not available (raw {raw})"
+            problem = Reason("soc.not_available", raw=raw)
         elif not 0 <= soc <= 100:
-            problem = f"BMS SOC {soc:g} % is outside 0-100 % (raw {raw})"
+            problem = Reason("soc.out_of_range", soc=soc, raw=raw)
         else:
             self._last = (soc, at)
             if last is not None and at > last[1] and abs(soc - last[0]) / (at - last[1]) > self.max_rate:
-                problem = (
-                    f"BMS SOC moved from {last[0]:g} to {soc:g} % in {at - last[1]:.1f} s (raw {raw}), faster than"
-                    f" a battery can ({self.max_rate:g} %/s)"
-                )
+                problem = Reason("soc.too_fast", before=last[0], soc=soc, seconds=at - last[1], raw=raw, rate=self.max_rate)
         if problem != self.problem:
             if problem:
                 log.warning("SOC implausible, treated as stale: %s", problem)
@@ -188,15 +197,12 @@ class Interlocks:
         return next((a for a in self.active.values() if a.rule.id == rule_id and self._type(a.device_name) == device_type),
                     None)  # fmt: skip
 
-    def refusal(self, device: Device, effect: Effect) -> str | None:
+    def refusal(self, device: Device, effect: Effect) -> Reason | None:
         """Why a write with `effect` may not go to `device` now, or None."""
         for act in self.active.values():
             allowed = dict(act.rule.allows).get(device.type)
             if allowed is not None and effect not in allowed:
-                return (
-                    f"interlock: {act.words()} is active; {device.name} takes only"
-                    f" {' / '.join(sorted(allowed))} commands until it clears"
-                )
+                return Reason("interlock.refusal", active=act.words(), device=device.name, allowed=allowed_words(allowed))
         return None
 
     # --- evaluation ---------------------------------------------------------------------------
@@ -230,15 +236,22 @@ class Interlocks:
 
     def _alarm(self, act: Active, on: bool, at: float) -> None:
         rule = act.rule
-        enforced = " and ".join(f"{e.device_type} {e.mode}" for e in rule.enforce)
-        when = "" if not enforced else " in every mode" if rule.enforce_always else " while the automatic mode runs"
-        action = f"; the PMS sends {enforced} until read back{when}" if enforced else ""
-        message = f"{act.words()}: {self._refusing(rule)}{action}"
-        self.bus.publish(AlarmChanged("PMS", f"interlock_{rule.id}", f"interlock_{rule.id}", rule.severity, on, message, at))
-
-    @staticmethod
-    def _refusing(rule: Rule) -> str:
-        return "; ".join(f"{t} takes only {' / '.join(sorted(allowed))}" for t, allowed in rule.allows)
+        refusing = joined("interlock.then", [
+            Reason("interlock.takes_only", type=t, allowed=allowed_words(allowed)) for t, allowed in rule.allows
+        ])  # fmt: skip
+        words = act.words()
+        if not rule.enforce:
+            message = Reason("interlock.alarm", active=words, refusing=refusing)
+        else:
+            writes = joined("interlock.and", [Reason("interlock.write", type=e.device_type, mode=e.mode)
+                                              for e in rule.enforce])  # fmt: skip
+            message = (
+                Reason("interlock.alarm_enforced", active=words, refusing=refusing, writes=writes)
+                if rule.enforce_always
+                else Reason("interlock.alarm_enforced_auto", active=words, refusing=refusing, writes=writes)
+            )
+        alarm = f"interlock_{rule.id}"
+        self.bus.publish(AlarmChanged("PMS", alarm, alarm, rule.severity, on, message.text, at, message))
 
     # --- enforcement ------------------------------------------------------------------------
     def _enforce(self) -> None:

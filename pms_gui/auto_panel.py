@@ -25,6 +25,7 @@ from pms_core.runtime import Runtime
 from pms_gui.bridge import ClockTick
 from pms_gui.controls import command_label
 from pms_gui.i18n import Binder, tr
+from pms_gui.reasons import tr_reason
 from pms_gui.widgets import GREY
 
 STATE_COLOURS = {"IDLE": GREY, "HOLD": "#c98a00", "FAULT": "#c62828"}
@@ -43,6 +44,7 @@ class AutoPanel(QWidget):
         self.runtime = runtime
         self.binder = Binder()
         self.status: OperationStatus | None = None
+        self._answers: dict[QLabel, Outcome] = {}  # the core's last answer shown in each label, for a language switch
         self._dirty: set[str] = set()
         columns = QHBoxLayout(self)
         columns.setContentsMargins(8, 6, 8, 6)
@@ -166,7 +168,8 @@ class AutoPanel(QWidget):
     # --- the core's answers -----------------------------------------------------------------
     def _answer(self, outcome: Outcome, label: QLabel | None = None) -> None:
         label = label or self.answer
-        label.setText(outcome.message)
+        self._answers[label] = outcome
+        label.setText(tr_reason(outcome.why))
         label.setStyleSheet("color: #2e7d32;" if outcome.ok else "color: #c62828;")
         if self.status is not None:  # the buttons follow the core, not the click
             self.show_status(self.runtime.operation.status())
@@ -184,7 +187,7 @@ class AutoPanel(QWidget):
         step = self._step_text()
         self.step_label.setText(tr("auto.step", step=step) if step else tr("auto.no_step"))
         self.step_label.setToolTip(auto.step or "")
-        self.reason.setText(tr("auto.reason", reason=auto.reason) if auto.reason else "")
+        self.reason.setText(tr("auto.reason", reason=tr_reason(auto.why)) if auto.why else "")
         self._draw_sequence()
         self._countdown()
         self._fill_settings(status)
@@ -286,10 +289,13 @@ class AutoPanel(QWidget):
 
     def revert(self) -> None:
         self._dirty.clear()
+        self._answers.pop(self.settings_answer, None)
         self.settings_answer.setText("")
         self.show_status(self.runtime.operation.status())
 
     def retranslate(self) -> None:
         self.binder.retranslate()
+        for label, outcome in self._answers.items():
+            label.setText(tr_reason(outcome.why))
         if self.status is not None:
             self.show_status(self.status)

@@ -33,6 +33,7 @@ from pms_core.devices import Device
 from pms_core.runtime import Runtime
 from pms_gui.bridge import DeviceView
 from pms_gui.i18n import Binder, has, tr
+from pms_gui.reasons import tr_reason
 from pms_gui.tasks import TaskSet
 from pms_gui.widgets import GREY
 
@@ -143,8 +144,8 @@ class DeviceControls(QGroupBox):
             self.last = result
             when = datetime.fromtimestamp(result.timestamp).strftime("%H:%M:%S")
             text = f"{label}: {tr(f'result.{result.status}')} ({when})"
-            if result.reason:
-                text += f" — {result.reason}"
+            if result.why:
+                text += f" — {tr_reason(result.why)}"
             colour = RESULT_COLOURS[result.status]
         else:
             colour = RESULT_COLOURS["failed"] if error else GREY
@@ -192,7 +193,7 @@ class ControlsPanel(QWidget):
         try:
             plan = self.runtime.commands.plan(device, command, params)
         except CommandRejected as exc:
-            group.show_result(label, None, tr("ctl.rejected", reason=exc), error=True)
+            group.show_result(label, None, tr("ctl.rejected", reason=tr_reason(exc.reason)), error=True)
             return
         writes = "\n".join(tr("ctl.confirm.write", address=a, value=v) for a, v in plan.writes)
         box = QMessageBox(self.window())

@@ -32,6 +32,7 @@ from pms_core.history_query import HistoryReader
 from pms_core.runtime import Runtime
 from pms_gui.controls import RESULT_COLOURS
 from pms_gui.i18n import Binder, tr
+from pms_gui.reasons import tr_reason
 from pms_gui.widgets import SEVERITY_COLOURS, STATE_COLOURS
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,11 @@ def table(columns: tuple[str, ...], binder: Binder) -> QTableWidget:
 
     binder.bind(lambda _text: relabel(), columns[0])
     return t
+
+
+def alarm_text(event: AlarmChanged) -> str:
+    """A PMS alarm in the console's language; a device's alarm as its map words it."""
+    return tr_reason(event.why) if event.why is not None else event.message
 
 
 def item(text: str, colour: str | None = None, bold: bool = False) -> QTableWidgetItem:
@@ -150,7 +156,7 @@ class EventsPanel(QWidget):
     # --- active alarms: the core's alarm monitor is the one list (device bits and the PMS's own) -------------
     def alarm_changed(self, event: AlarmChanged) -> None:
         self._redraw_alarms()
-        text = tr("ev.alarm.on" if event.active else "ev.alarm.off", message=event.message)
+        text = tr("ev.alarm.on" if event.active else "ev.alarm.off", message=alarm_text(event))
         self._log(event.timestamp, "kind.alarm", "src.pms", event.device_name, text, tr(f"sev.{event.severity}"),
                   SEVERITY_COLOURS.get(event.severity))  # fmt: skip
 
@@ -170,7 +176,7 @@ class EventsPanel(QWidget):
             self.alarms.setItem(i, 0, item(clock_text(event.timestamp)))
             self.alarms.setItem(i, 1, item(tr(f"sev.{event.severity}"), colour, bold=by is None))
             self.alarms.setItem(i, 2, item(event.device_name))
-            self.alarms.setItem(i, 3, item(event.message, colour))
+            self.alarms.setItem(i, 3, item(alarm_text(event), colour))
             self.alarms.setItem(i, 4, item(tr(f"src.{by}") if by else tr("ev.unacked"), None if by else colour))
             self._row_keys.append(key)
         self.ack_button.setEnabled(unacknowledged > 0)
@@ -207,7 +213,7 @@ class EventsPanel(QWidget):
     # --- the event log ---------------------------------------------------------------------------
     def command_result(self, result: CommandResult) -> None:
         colour = RESULT_COLOURS[result.status]
-        text = tr(f"result.{result.status}") + (f" — {result.reason}" if result.reason else "")
+        text = tr(f"result.{result.status}") + (f" — {tr_reason(result.why)}" if result.why else "")
         cell = self._command_rows.get(result.id)
         if cell is not None and cell.tableWidget() is self.log:
             cell.setText(text)
@@ -229,8 +235,8 @@ class EventsPanel(QWidget):
         if status.auto.state != self._state:
             if self._state is not None:
                 text = tr("ev.auto_state", state=tr(f"state.{status.auto.state}"))
-                if status.auto.reason:
-                    text += f" — {status.auto.reason}"
+                if status.auto.why:
+                    text += f" — {tr_reason(status.auto.why)}"
                 self._log(status.timestamp, "kind.mode", f"src.{status.changed_by}", "PMS", text)
             self._state = status.auto.state
         if self._thresholds is not None:

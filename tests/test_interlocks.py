@@ -386,6 +386,6 @@ async def test_fault_recovery_resets_the_pcs_and_starts_again_once_the_trip_stay
 def test_a_glitch_out_of_range_does_not_switch_off_the_rate_check():
     check = SocCheck(max_rate=2.0)
     assert [check.check(soc, None, t) for t, soc in enumerate((50.0, 50.0))] == [None, None]
-    assert "outside 0-100 %" in check.check(6553.5, 65535, 2)
-    assert "faster than a battery can" in check.check(4.0, 40, 3)  # compared with 50 % before the glitch
+    assert "outside 0-100 %" in check.check(6553.5, 65535, 2).text
+    assert "faster than a battery can" in check.check(4.0, 40, 3).text  # compared with 50 % before the glitch
     assert check.check(4.1, 41, 4) is None

@@ -190,7 +190,7 @@ def test_stale_bms_holds_raises_an_alarm_and_issues_nothing():
     d.feed(fresh(4), at=d.now + 1)  # charge cycle: PCS stop issued
     d.ack()
     acts = d.feed(STALE)
-    assert d.m.state == HOLD and acts == (Alarm("auto_hold", True, "warning", d.m.reason),)
+    assert d.m.state == HOLD and acts == (Alarm("auto_hold", True, "warning", d.m.why),)
     assert "stale" in d.m.reason
     d.writes.clear()
     for t in (10, 20, 30):
@@ -384,7 +384,7 @@ def test_a_tripped_dcdc_gets_no_command_but_reset_and_the_pcs_side_keeps_running
     # The start sequence's reset goes to the tripped DC-DC (it is what clears a trip); its solar step does not.
     assert [(dev, p["mode"]) for _, dev, _, p in d.writes] == [("PCS", "standby"), ("PCS", "independent"),
                                                                ("DCDC", "reset")]  # fmt: skip
-    assert d.m.state == NORMAL and d.m.dcdc_missed and DCDC_TRIP in d.m.note(has_dcdc=True)
+    assert d.m.state == NORMAL and d.m.dcdc_missed and DCDC_TRIP in d.m.note(has_dcdc=True).text
     d.writes.clear()
     d.feed(fresh(95, dcdc_fault=DCDC_TRIP), at=d.now + 100)  # SOC high: no DC-DC cycle while it is tripped
     d.feed(fresh(3, dcdc_fault=DCDC_TRIP), at=d.now + 100)  # SOC low: the PCS's charge cycle still runs

@@ -23,6 +23,7 @@ from pms_core.config import FaultRecoveryConfig, RecoveryConfig
 from pms_core.devices import Device
 from pms_core.devices.pcs import PcsDevice
 from pms_core.interlocks import Interlocks
+from pms_core.reasons import Reason
 from pms_core.supervision import Watch
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,15 @@ class AutoStatus:
     running: bool
     step: str | None
     step_deadline: float | None  # plant epoch of the pending wait's end
-    reason: str | None
+    why: Reason | None  # of HOLD or FAULT, or what the machine works without
     sequence: str | None = None  # the sequence being run (state_machine.sequence names it), None in between
     step_index: int | None = None  # its step being waited for or issued
     waiting: str | None = None  # "gap" (timer), "ack" (the device), "soc" (charging to the stop threshold)
+
+    @property
+    def reason(self) -> str | None:
+        """`why` in English, as MQTT and the audit log keep it."""
+        return None if self.why is None else str(self.why)
 
 
 class AutoMode:
@@ -78,13 +84,13 @@ class AutoMode:
         )
 
     # --- control ------------------------------------------------------------------------
-    def start(self) -> str | None:
+    def start(self) -> Reason | None:
         """Start the sequence; returns the reason when refused."""
         pcs = self.by_type["PCS"]
         rating = pcs.rating_kw() if isinstance(pcs, PcsDevice) else None
         power = self.settings.current.charging_power
         if rating is not None and power > rating:  # the charge cycle would fault half-way
-            reason = f"cannot start: charging_power {power:g} kW is above the PCS rating of {rating:g} kW; lower it first"
+            reason = Reason("auto.power_above_rating", power=power, rating=rating)
             log.warning("automatic mode: %s", reason)
             return reason
         self._feed(sm.Observe(self.observation()))
@@ -114,8 +120,8 @@ class AutoMode:
         # of the wall clock moves it, never the wait), and the same between calls that differ only by jitter.
         deadline = None if m.deadline is None else self.clock.epoch_of(m.deadline)
         index = m.index if m.sequence is not None else None
-        reason = m.reason or m.note(self.by_type["DCDC"] is not None)
-        return AutoStatus(m.state, m.running, m.step_label(self.context()), deadline, reason, m.sequence, index, m.waiting)
+        why = m.why or m.note(self.by_type["DCDC"] is not None)
+        return AutoStatus(m.state, m.running, m.step_label(self.context()), deadline, why, m.sequence, index, m.waiting)
 
     def observation(self) -> sm.Observation:
         """The plant as the machine may see it: fresh data only, a plausible SOC, the interlocks' verdicts."""
@@ -161,20 +167,20 @@ class AutoMode:
         if result.status == "written" and result.acked_at is not None:
             self._feed(sm.Written(result.acked_at))
 
-    def _feed(self, event: sm.Input) -> str | None:
+    def _feed(self, event: sm.Input) -> Reason | None:
         if self._closed:
-            return "the PMS is shutting down"
+            return Reason("command.shutting_down")
         kind = type(event).__name__  # what failed recovers on its own: an Observe that works does not clear a Tick
         try:
             refusal = self._evaluate(event)
         except Exception as exc:  # a bug must not leave the plant unattended: alarm, and look again shortly
             self.watch.failed(exc, kind)
             self._arm_timer(retry=True)
-            return f"internal error in the automatic mode: {exc}"
+            return Reason("auto.internal_error", error=str(exc))
         self.watch.ok(kind)
         return refusal
 
-    def _evaluate(self, event: sm.Input) -> str | None:
+    def _evaluate(self, event: sm.Input) -> Reason | None:
         before = machine = self.machine
         now, ctx = self.clock.monotonic(), self.context()
         actions: tuple[sm.Action, ...] = ()
@@ -190,12 +196,19 @@ class AutoMode:
             if isinstance(action, sm.Issue):
                 self._spawn(self._execute(action), f"auto {action.step.label}")
             elif isinstance(action, sm.Reject):
-                refusal = action.reason
+                refusal = action.why
                 log.warning("automatic mode: %s", action.reason)
             else:
                 self.bus.publish(
                     AlarmChanged(
-                        "PMS", action.code, action.code, action.severity, action.active, action.message, self.clock.now()
+                        "PMS",
+                        action.code,
+                        action.code,
+                        action.severity,
+                        action.active,
+                        action.message,
+                        self.clock.now(),
+                        action.why,
                     )
                 )
         if self.machine.state != before.state:
@@ -231,27 +244,27 @@ class AutoMode:
         step = issue.step
         device = self.by_type[step.device]
         if device is None:
-            self._feed(sm.Done(issue.token, False, f"no {step.device} is configured"))
+            self._feed(sm.Done(issue.token, False, Reason("auto.no_device", device=step.device)))
             return
         try:
             result = await self.service.execute(
                 device.name, step.command, dict(step.params), source="auto",
                 still_valid=lambda: None if self.machine.waiting == "ack" and self.machine.token == issue.token
-                else "the automatic mode gave this step up (HOLD, FAULT or stop) while it waited for the device",
+                else Reason("auto.step_given_up"),
             )  # fmt: skip
             if not result.ok:
-                self._feed(sm.Done(issue.token, False, result.reason))
+                self._feed(sm.Done(issue.token, False, result.why))
                 return
             final = await self.service.confirmation(result)
         except Exception as exc:  # the step failed, not the machine: it decides (retry, FAULT) as for any failure
             self.watch.failed(exc, "step")
-            self._feed(sm.Done(issue.token, False, f"internal error: {exc}"))
+            self._feed(sm.Done(issue.token, False, Reason("auto.step_internal_error", error=str(exc))))
             return
         self.watch.ok("step")
-        self._feed(sm.Done(issue.token, final.ok, final.reason, result.acked_at))
+        self._feed(sm.Done(issue.token, final.ok, final.why, result.acked_at))
 
 
-def _stale(device: Device | None, label: str) -> str | None:
+def _stale(device: Device | None, label: str) -> Reason | None:
     if device is None:
-        return f"no {label} is configured"
-    return None if device.fresh_snapshot() is not None else f"{label} data is stale or offline"
+        return Reason("auto.no_device", device=label)
+    return None if device.fresh_snapshot() is not None else Reason("auto.stale", device=label)

@@ -15,11 +15,14 @@ from pms_core.bus import Bus
 from pms_core.clock import Clock
 from pms_core.commands import CommandService, Source
 from pms_core.config import AutoModeConfig
+from pms_core.reasons import Reason
 
 log = logging.getLogger(__name__)
 
 MODE_ALIASES = {"basic": "basic", "manual": "basic", "auto": "auto"}
 RESUME_WAIT = 30.0  # seconds to wait for fresh BMS data before resuming auto after a restart
+ALREADY = {"basic": Reason("mode.already_basic"), "auto": Reason("mode.already_auto")}
+SWITCHED = {"basic": Reason("mode.switched_basic"), "auto": Reason("mode.switched_auto")}
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,12 @@ class Outcome:
     """The answer to an operator's or a remote system's request."""
 
     ok: bool
-    message: str
+    why: Reason
+
+    @property
+    def message(self) -> str:
+        """`why` in English, as the MQTT answer and the log say it."""
+        return self.why.text
 
 
 @dataclass(frozen=True)
@@ -66,19 +74,16 @@ class OperationManager:
         """The automatic mode is on and has not been stopped: running, or in FAULT (the interlocks enforce then)."""
         return self.mode == "auto" and self.auto.machine.state != "IDLE"
 
-    def gate(self, source: Source) -> str | None:
+    def gate(self, source: Source) -> Reason | None:
         """Why `source` may not write to a device now, or None (the interlocks' own writes pass in every mode)."""
         if source == "interlock":
             return None
         if source == "auto":
             if self.mode != "auto" or self.auto.machine.state == "IDLE":
-                return "the automatic mode is not running"
+                return Reason("auto.not_running")
             return None
         if self.mode == "auto":
-            return (
-                f"the automatic mode is on ({self.auto.machine.state}): device commands are refused;"
-                " switch to basic mode to command devices by hand"
-            )
+            return Reason("mode.auto_on", state=self.auto.machine.state)
         return None
 
     def set_mode(self, requested: str, *, source: Source) -> Outcome:
@@ -88,42 +93,42 @@ class OperationManager:
     def _set_mode(self, requested: str) -> Outcome:
         mode = MODE_ALIASES.get(str(requested).lower()) if isinstance(requested, str) else None
         if mode is None:
-            return Outcome(False, f"unknown mode {requested!r}: use 'basic' (or 'manual') or 'auto'")
+            return Outcome(False, Reason("mode.unknown", mode=repr(requested)))
         if mode == "auto" and not self.config.enabled:
-            return Outcome(False, "the automatic mode is not allowed at this site (auto_mode.enabled: false)")
+            return Outcome(False, Reason("mode.auto_not_allowed"))
         if mode == self.mode:
-            return Outcome(True, f"already in {mode} mode")
+            return Outcome(True, ALREADY[mode])
         if mode == "basic":
             self.auto.stop()
         self.mode = mode
         log.info("operation mode: %s (asked by %s)", mode, self._by)
         self._changed()
-        return Outcome(True, f"switched to {mode} mode")
+        return Outcome(True, SWITCHED[mode])
 
     def start_auto(self, *, source: Source) -> Outcome:
         if self.mode != "auto":
-            return Outcome(False, "the automatic mode can only be started in auto mode: switch the mode to auto first")
+            return Outcome(False, Reason("auto.start_needs_auto"))
         with self._on_behalf_of(source):
             refusal = self.auto.start()
-        return Outcome(False, refusal) if refusal else Outcome(True, "automatic mode started")
+        return Outcome(False, refusal) if refusal else Outcome(True, Reason("auto.started"))
 
     def stop_auto(self, *, source: Source) -> Outcome:
         if not self.auto.machine.running and self.auto.machine.state != "FAULT":
-            return Outcome(True, "the automatic mode was not running")
+            return Outcome(True, Reason("auto.was_not_running"))
         with self._on_behalf_of(source):
             self.auto.stop()
-        return Outcome(True, "automatic mode stopped: nothing more is written, devices keep their last command")
+        return Outcome(True, Reason("auto.stopped"))
 
     def update_settings(self, changes: dict[str, Any], pcs_rating_kw: float | None, *, source: Source) -> Outcome:
         try:
             applied = self.settings.update(changes, pcs_rating_kw)
         except SettingsError as exc:
-            return Outcome(False, str(exc))
+            return Outcome(False, exc.reason)
         log.info("automatic mode settings changed by %s: %s", source, changes)
         with self._on_behalf_of(source):
             self._changed()  # the new values, theirs
         self.auto.settings_changed()  # what the machine does with them is its own doing
-        return Outcome(True, f"applied: {applied.as_dict()}")
+        return Outcome(True, Reason("settings.applied", settings=str(applied.as_dict())))
 
     def status(self) -> OperationStatus:
         s = self.settings

@@ -21,13 +21,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pms_core import validation
 from pms_core.config import AutoModeConfig, Thresholds
+from pms_core.reasons import Reason, ReasonError
 
 log = logging.getLogger(__name__)
 
 ALIASES = {"soc_upper_limit": "soc_high_threshold", "soc_lower_limit": "soc_low_threshold"}
 
 
-class SettingsError(ValueError):
+class SettingsError(ReasonError):
     """Thresholds or timings that cannot be applied; nothing was changed."""
 
 
@@ -54,14 +55,14 @@ def changed(current: Thresholds, changes: dict[str, Any]) -> Thresholds:
         name = ALIASES.get(key, key)
         if name not in Thresholds.model_fields:
             known = ", ".join(sorted(set(Thresholds.model_fields) | set(ALIASES)))
-            raise SettingsError(f"unknown setting {validation.shown(key)}; known: {known}")
+            raise SettingsError(Reason("settings.unknown", key=validation.shown(key), known=known))
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SettingsError(f"{key} must be a number, got {validation.shown(value)}")
+            raise SettingsError(Reason("settings.not_a_number", key=key, value=validation.shown(value)))
         clean[name] = value
     try:
         return Thresholds(**(current.as_dict() | clean))
     except ValidationError as exc:
-        raise SettingsError(validation.lines(exc)[0]) from None
+        raise SettingsError(validation.reasons(exc)[0]) from None
 
 
 class SettingsStore:
@@ -88,9 +89,7 @@ class SettingsStore:
     def update(self, changes: dict[str, Any], pcs_rating_kw: float | None) -> Thresholds:
         candidate = changed(self.current, changes)
         if pcs_rating_kw is not None and candidate.charging_power > pcs_rating_kw:
-            raise SettingsError(
-                f"charging_power {candidate.charging_power} kW is above the PCS rating of {pcs_rating_kw} kW"
-            )
+            raise SettingsError(Reason("settings.above_rating", power=candidate.charging_power, rating=pcs_rating_kw))
         self.current = candidate
         for key in changes:
             self.sources[ALIASES.get(key, key)] = "saved"

@@ -25,12 +25,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pms_core.reasons import Reason
+
 IDLE, STARTING, NORMAL, SOC_HIGH, CHARGING, RECOVERY, HOLD, FAULT = (
     "IDLE", "STARTING", "NORMAL", "SOC_HIGH", "CHARGING", "RECOVERY", "HOLD", "FAULT",
 )  # fmt: skip
 RUNNING_STATES = (STARTING, NORMAL, SOC_HIGH, CHARGING, RECOVERY, HOLD)
 FAULT_CLEAR_TIME = 60.0  # seconds every trip must stay cleared before a fault recovery is tried
 RECOVERY_WINDOW = 3600.0  # fault recovery attempts are counted per hour
+NO_BMS_DATA = Reason("auto.stale", device="BMS")  # what the machine knows before the first observation
 
 
 @dataclass(frozen=True)
@@ -62,35 +65,35 @@ class Step:
 
 @dataclass(frozen=True)
 class Observation:
-    """What the machine may know of the plant. A `*_stale` or `*_fault` text says why (None: all is well)."""
+    """What the machine may know of the plant. A `*_stale` or `*_fault` reason says why (None: all is well)."""
 
     soc: float | None = None  # a plausible SOC of fresh BMS data, else None
-    bms_stale: str | None = "BMS data is stale or offline"
-    pcs_stale: str | None = None
-    dcdc_stale: str | None = None
+    bms_stale: Reason | None = NO_BMS_DATA
+    pcs_stale: Reason | None = None
+    dcdc_stale: Reason | None = None
     fire: bool = False
-    bms_fault: str | None = None  # the active fault-severity BMS bits, named
-    pcs_fault: str | None = None  # total fault or trip bits
-    dcdc_fault: str | None = None
+    bms_fault: Reason | None = None  # the active fault-severity BMS bits, named
+    pcs_fault: Reason | None = None  # total fault or trip bits
+    dcdc_fault: Reason | None = None
     pcs_tripped: bool = False  # a PCS trip condition itself is on (not only the latched total fault)
     dcdc_tripped: bool = False
     bms_comm_error: bool = False
 
     @property
-    def blind(self) -> str | None:
+    def blind(self) -> Reason | None:
         """Why the machine cannot act (HOLD), or None."""
         if self.bms_stale or self.pcs_stale:
             return self.bms_stale or self.pcs_stale
-        return None if self.soc is not None else "BMS SOC is not known"
+        return None if self.soc is not None else Reason("auto.soc_unknown")
 
 
 SERIOUSNESS = ("fire", "bms", "pcs", "step")  # causes of FAULT, the most serious first
 
 
-def _fault(obs: Observation) -> tuple[str, str] | None:
-    """(cause, words) of what makes the automatic mode FAULT, the most serious first."""
+def _fault(obs: Observation) -> tuple[str, Reason] | None:
+    """(cause, why) of what makes the automatic mode FAULT, the most serious first."""
     if obs.fire:
-        return "fire", "BMS fire alarm"
+        return "fire", Reason("auto.fire")
     if obs.bms_fault:
         return "bms", obs.bms_fault
     if obs.pcs_fault:
@@ -132,7 +135,7 @@ class Done:
 
     token: int
     ok: bool
-    reason: str | None = None
+    why: Reason | None = None  # of a failure
     acked_at: float | None = None  # when the device acknowledged the write (spacing counts from here)
 
 
@@ -148,7 +151,11 @@ class Issue:
 
 @dataclass(frozen=True)
 class Reject:
-    reason: str
+    why: Reason
+
+    @property
+    def reason(self) -> str:
+        return self.why.text
 
 
 @dataclass(frozen=True)
@@ -156,7 +163,11 @@ class Alarm:
     code: str  # "auto_hold" | "auto_fault"
     active: bool
     severity: str
-    message: str
+    why: Reason
+
+    @property
+    def message(self) -> str:
+        return self.why.text
 
 
 Action = Issue | Reject | Alarm
@@ -171,7 +182,7 @@ class Machine:
     deadline: float | None = None
     token: int = 0
     retried: bool = False
-    reason: str | None = None
+    why: Reason | None = None  # of HOLD, FAULT, a recovery or a step's first failure
     held: tuple[str | None, int] | None = None  # (sequence or None while charging, steps done) interrupted by HOLD
     last_ack: float | None = None
     obs: Observation = field(default_factory=Observation)
@@ -187,12 +198,17 @@ class Machine:
     def running(self) -> bool:
         return self.state in RUNNING_STATES
 
-    def note(self, has_dcdc: bool) -> str | None:
+    @property
+    def reason(self) -> str | None:
+        """`why` in English."""
+        return None if self.why is None else str(self.why)
+
+    def note(self, has_dcdc: bool) -> Reason | None:
         """Why the machine works without a part of the plant while it runs (the DC-DC), for the operator."""
         if not self.running or self.state == HOLD or not has_dcdc:
             return None
         why = self.obs.dcdc_stale or self.obs.dcdc_fault
-        return f"{why}: the DC-DC gets no command, the PCS side keeps running" if why else None
+        return Reason("auto.dcdc_left_out", why=why) if why else None
 
     def step_label(self, ctx: Context) -> str | None:
         """What the machine is doing now, in words, for the console and MQTT."""
@@ -253,7 +269,7 @@ def step(m: Machine, event: Input, now: float, ctx: Context) -> tuple[Machine, t
     if isinstance(event, Written):
         return replace(m, last_ack=event.at if m.last_ack is None else max(m.last_ack, event.at)), ()
     if isinstance(event, Stop):
-        clear = (Alarm("auto_hold", False, "warning", "automatic mode stopped"),) if m.state == HOLD else ()
+        clear = (Alarm("auto_hold", False, "warning", Reason("auto.hold_end_stop")),) if m.state == HOLD else ()
         return Machine(obs=m.obs, last_ack=m.last_ack, token=m.token, fault_recoveries=m.fault_recoveries), clear
     if isinstance(event, Start):
         return _start(m, now, ctx)
@@ -266,25 +282,25 @@ def step(m: Machine, event: Input, now: float, ctx: Context) -> tuple[Machine, t
 
     fault = _fault(m.obs)
     if fault and not _reset_pending(m):
-        cause, words = fault
-        acts: list[Action] = [Alarm("auto_fault", True, "fault", f"automatic mode FAULT: {words}")]
+        cause, why = fault
+        acts: list[Action] = [Alarm("auto_fault", True, "fault", Reason("auto.fault", why=why))]
         if m.state == HOLD:
-            acts.insert(0, Alarm("auto_hold", False, "warning", "hold ended by a fault"))
-        return _faulted(m, cause, words), tuple(acts)
+            acts.insert(0, Alarm("auto_hold", False, "warning", Reason("auto.hold_end_fault")))
+        return _faulted(m, cause, why), tuple(acts)
 
     blind = m.obs.blind
     if m.state == HOLD:
         if blind:
-            return (m if blind == m.reason else replace(m, reason=blind)), ()
+            return (m if blind == m.why else replace(m, why=blind)), ()
         resumed, acts2 = _resume(m, now, ctx)
-        return resumed, (Alarm("auto_hold", False, "warning", "data fresh again: resuming"), *acts2)
+        return resumed, (Alarm("auto_hold", False, "warning", Reason("auto.hold_end_fresh")), *acts2)
     if blind:
         done = m.index + (1 if m.waiting == "ack" else 0)  # steps sent so far
         held = (None, 0) if m.waiting == "soc" else (m.sequence, done) if m.sequence else None
-        reason = f"{blind}: holding, no command is sent until fresh data returns"
-        hold = replace(m, state=HOLD, sequence=None, index=0, waiting=None, deadline=None, retried=False, reason=reason,
+        why = Reason("auto.hold", why=blind)
+        hold = replace(m, state=HOLD, sequence=None, index=0, waiting=None, deadline=None, retried=False, why=why,
                        held=held)  # fmt: skip
-        return hold, (Alarm("auto_hold", True, "warning", reason),)
+        return hold, (Alarm("auto_hold", True, "warning", why),)
 
     if isinstance(event, Done):
         return _done(m, event, now, ctx)
@@ -299,8 +315,8 @@ def step(m: Machine, event: Input, now: float, ctx: Context) -> tuple[Machine, t
     return m, ()
 
 
-def _faulted(m: Machine, cause: str, reason: str) -> Machine:
-    return Machine(FAULT, reason=reason, cause=cause, obs=m.obs, token=m.token, last_ack=m.last_ack,
+def _faulted(m: Machine, cause: str, why: Reason) -> Machine:
+    return Machine(FAULT, why=why, cause=cause, obs=m.obs, token=m.token, last_ack=m.last_ack,
                    fault_recoveries=m.fault_recoveries)  # fmt: skip
 
 
@@ -332,9 +348,9 @@ def _in_fault(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Acti
     obs = m.obs
     fault = _fault(obs)
     if fault and SERIOUSNESS.index(fault[0]) < SERIOUSNESS.index(m.cause or "step"):
-        cause, words = fault  # a fire or a BMS fault that arises in FAULT is what the FAULT is about from now on
-        return replace(m, cause=cause, reason=words, clear_since=None, deadline=None), (
-            Alarm("auto_fault", True, "fault", f"automatic mode FAULT: {words}"),
+        cause, why = fault  # a fire or a BMS fault that arises in FAULT is what the FAULT is about from now on
+        return replace(m, cause=cause, why=why, clear_since=None, deadline=None), (
+            Alarm("auto_fault", True, "fault", Reason("auto.fault", why=why)),
         )
     if not ctx.fault_recovery or m.cause not in ("pcs", "step"):
         return m, ()  # a fire or a BMS fault needs a person
@@ -348,23 +364,23 @@ def _in_fault(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Acti
     if now < wait_until:
         return replace(m, clear_since=since, fault_recoveries=recent, deadline=wait_until), ()
     attempt = len(recent) + 1
-    reason = f"fault recovery attempt {attempt} of {ctx.fault_recovery_per_hour} this hour, after: {m.reason}"
+    why = Reason("auto.fault_recovery", attempt=attempt, limit=ctx.fault_recovery_per_hour, why=m.why)
     base = replace(m, state=RECOVERY, cause=None, clear_since=None, fault_recoveries=(*recent, now))
     recovering, acts = _begin(base, "fault_recovery", now, ctx)
-    return replace(recovering, reason=reason), (Alarm("auto_fault", False, "fault", reason), *acts)
+    return replace(recovering, why=why), (Alarm("auto_fault", False, "fault", why), *acts)
 
 
 def _start(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
     if m.state == FAULT:
-        return m, (Reject(f"automatic mode is in FAULT ({m.reason}): stop it, clear the fault, then start"),)
+        return m, (Reject(Reason("auto.in_fault", why=m.why)),)
     if m.running:
-        return m, (Reject(f"automatic mode is already running ({m.state})"),)
+        return m, (Reject(Reason("auto.already_running", state=m.state)),)
     stale = m.obs.blind or (m.obs.dcdc_stale if ctx.has_dcdc else None)
     if stale:
-        return m, (Reject(f"cannot start: {stale}"),)
+        return m, (Reject(Reason("auto.cannot_start", why=stale)),)
     fault = _fault(m.obs)
     if fault:
-        return m, (Reject(f"cannot start: {fault[1]}; reset it in basic mode first"),)
+        return m, (Reject(Reason("auto.cannot_start_fault", why=fault[1])),)
     fresh = Machine(NORMAL, obs=m.obs, token=m.token, last_ack=m.last_ack, fault_recoveries=m.fault_recoveries)
     return _begin(fresh, "start", now, ctx)
 
@@ -372,7 +388,7 @@ def _start(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Action,
 def _begin(m: Machine, name: str, now: float, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
     deadline = now if m.last_ack is None else max(now, m.last_ack + ctx.command_interval)
     m = replace(m, state=STATE_OF[name], sequence=name, index=0, waiting="gap", deadline=deadline, retried=False,
-                reason=None)  # fmt: skip
+                why=None)  # fmt: skip
     return _issue(m, now, ctx) if now >= deadline else (m, ())
 
 
@@ -390,13 +406,13 @@ def _done(m: Machine, event: Done, now: float, ctx: Context) -> tuple[Machine, t
     steps = sequence(m.sequence, ctx)
     if not event.ok:
         if m.retried:
-            reason = f"{steps[m.index].label} failed twice: {event.reason}"
-            return _faulted(m, "step", reason), (Alarm("auto_fault", True, "fault", f"automatic mode FAULT: {reason}"),)
-        retry = replace(m, waiting="gap", deadline=now + ctx.command_interval, retried=True, reason=event.reason)
+            why = Reason("auto.step_failed_twice", step=steps[m.index].label, why=event.why)
+            return _faulted(m, "step", why), (Alarm("auto_fault", True, "fault", Reason("auto.fault", why=why)),)
+        retry = replace(m, waiting="gap", deadline=now + ctx.command_interval, retried=True, why=event.why)
         return retry, ()
     acked = event.acked_at if event.acked_at is not None else now
     last = acked if m.last_ack is None else max(m.last_ack, acked)
-    return _next(replace(m, last_ack=last, retried=False, reason=None), acked, now, ctx)
+    return _next(replace(m, last_ack=last, retried=False, why=None), acked, now, ctx)
 
 
 def _next(m: Machine, after: float, now: float, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
@@ -411,7 +427,7 @@ def _next(m: Machine, after: float, now: float, ctx: Context) -> tuple[Machine, 
     if m.sequence == "charge":
         return replace(m, state=CHARGING, sequence=None, index=0, waiting="soc", deadline=None), ()
     normal = replace(m, state=NORMAL, sequence=None, index=0, waiting=None, deadline=after + ctx.command_interval,
-                     reason=None)  # fmt: skip
+                     why=None)  # fmt: skip
     return _rules(normal, now, ctx)
 
 
@@ -435,8 +451,8 @@ def _rules(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Action,
             return _begin(m, name, now, ctx)
         if name == "dcdc_recovery":
             recovering, acts = _begin(m, name, now, ctx)
-            attempt = f"{len(m.fault_recoveries)} of {ctx.fault_recovery_per_hour} this hour"
-            return replace(recovering, reason=f"DC-DC fault recovery attempt {attempt}"), acts
+            why = Reason("auto.dcdc_recovery", attempt=len(m.fault_recoveries), limit=ctx.fault_recovery_per_hour)
+            return replace(recovering, why=why), acts
     if obs.soc is None:
         return m, ()
     if obs.soc <= ctx.soc_low_threshold:
@@ -467,7 +483,7 @@ def _dcdc_rules(m: Machine, now: float, ctx: Context) -> tuple[Machine, str | No
 def _resume(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
     """After HOLD, from the first fresh SOC (never an assumed one): the interrupted sequence again from its first
     step if its condition still holds; otherwise what brings the devices back to normal operation."""
-    base = replace(m, state=NORMAL, sequence=None, index=0, waiting=None, deadline=None, held=None, reason=None)
+    base = replace(m, state=NORMAL, sequence=None, index=0, waiting=None, deadline=None, held=None, why=None)
     name, done = m.held or (None, 0)
     soc = m.obs.soc
     assert soc is not None  # HOLD ends only on a plausible SOC (Observation.blind)

@@ -26,6 +26,7 @@ from pms_core.commands import CommandResult, CommandService
 from pms_core.config import MqttConfig
 from pms_core.mqtt import payloads
 from pms_core.mqtt.payloads import BadMessage, Envelope
+from pms_core.reasons import Reason
 
 log = logging.getLogger(__name__)
 
@@ -177,12 +178,12 @@ class ControlHandler:
                                                still_valid=lambda: self._age_refusal(envelope))  # fmt: skip
         return _result(result)
 
-    def _age_refusal(self, envelope: Envelope) -> str | None:
+    def _age_refusal(self, envelope: Envelope) -> Reason | None:
         """The age check again, just before the write: a command that waited for its device may have grown too old."""
         try:
             self._check_age(envelope)
-        except BadMessage as exc:
-            return f"{exc} (when its turn came)"
+        except BadMessage as exc:  # MQTT's own answer, which the command's result repeats
+            return Reason("command.too_late", problem=str(exc))
         return None
 
     def _check_age(self, envelope: Envelope) -> None:
