@@ -11,7 +11,7 @@ across a restart or an outage.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +119,29 @@ class HistoryReader:
                 since = min(since, float(t[known[0]]))
         return first, since
 
+    def energy_between(
+        self, device: str, keys: Sequence[str], since: float, until: float, *, day_counters: Collection[str] = ()
+    ) -> dict[str, float]:
+        """What each energy counter (kWh) of `device` counted over [since, until): the sum of its increases
+        (`counter_increase`), from its last reading before `since` (the minute just before it, when the PMS was running
+        then, so that consecutive windows add up) or else its first reading in the window, to its last one. Each
+        minute's value is its maximum: a counter only grows within a minute, and one reading taken while the PCS's kWh
+        register had wrapped and its MWh one not yet moved on (energy.py) does not look like a restart. `day_counters`:
+        keys that restart from zero (the DC-DC's today's-generation register at its midnight). Keys without a reading
+        in the window are left out."""
+        with closing(self.connect()) as db:
+            cat = read_catalogue(db)
+            infos = [cat.series[(device, k)] for k in keys if (device, k) in cat.series]
+            if not infos:
+                return {}
+            t, _lo, hi, _mean = read_minutes(db, cat, infos, since - MINUTE, until)
+        out: dict[str, float] = {}
+        for info, row in zip(infos, hi, strict=True):
+            known = (t >= since - MINUTE) & (t < until) & ~np.isnan(row)
+            if known.any():
+                out[info.key] = counter_increase(row[known], from_zero=info.key in day_counters)
+        return out
+
     # --- chart queries ---------------------------------------------------------------------------
     def query(self, series: Sequence[Key], t0: float, t1: float, max_points: int = 1000) -> dict[Key, SeriesData]:
         """At most `max_points` points per series over [t0, t1): min and max of each bucket (a one-sample spike
@@ -214,6 +237,22 @@ class HistoryReader:
                             detail[n] = np.where(ok, v[np.clip(at, 0, None)], np.nan)
             tc = np.repeat(minutes, 2) + np.tile([MINUTE / 4, 3 * MINUTE / 4], len(minutes))
             return np.concatenate([tc, grid]), np.concatenate([coarse, detail], axis=1)
+
+
+# --- energy counters -------------------------------------------------------------------------------
+def counter_increase(values: np.ndarray, from_zero: bool = False) -> float:
+    """The energy a counter counted over its readings (oldest first): the sum of its increases.
+
+    A reading lower than the one before is a restart (the device was replaced or its counter reset, or a day
+    counter began a new day), never negative energy: the drop itself counts nothing, and the counting goes on from
+    the new value. With `from_zero` the counter restarted from zero, so the new value was counted since the restart
+    and is added (a day counter read again only after midnight, the PMS having been off then). Without it, what a
+    replaced device had counted before its first reading is unknown and left out."""
+    steps = np.diff(values)
+    total = float(steps[steps > 0].sum())
+    if from_zero:
+        total += float(values[1:][steps < 0].sum())
+    return total
 
 
 # --- reading packed rows ----------------------------------------------------------------------------
