@@ -1,5 +1,7 @@
 """The headless PMS runner: `python main.py [--config FILE] [--simulate] [--log-level L]`.
 
+`python main.py --version` prints `PMS <version> (<variant> build)` and exits 0 (no config read).
+
 One PMS per data folder: a second copy on the same data folder exits with code 3 ("PMS is already running").
 
 `python main.py --config FILE export --out F.csv [--since ISO] [--until ISO] [--device NAME]
@@ -15,6 +17,7 @@ import logging.handlers
 import sys
 from pathlib import Path
 
+from pms_core.build_info import build_info
 from pms_core.clock import REAL_CLOCK, parse_iso
 from pms_core.config import DEFAULT_CONFIG, ConfigError, LoadedConfig, load_config
 from pms_core.history import default_path
@@ -136,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         "--simulate", action="store_true", help="start the plant simulator in-process on the configured ports"
     )
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="overrides logging.level")
+    # Not argparse's action="version": that exits from inside parse_args; this returns 0 like every other path.
+    parser.add_argument("--version", action="store_true", help="print the version and the build variant, then exit")
     sub = parser.add_subparsers(dest="command", metavar="export")
     export = sub.add_parser("export", help="write the history, the alarm journal or the audit log as CSV, then exit")
     export.add_argument("--out", type=Path, required=True, help="the CSV file to write (UTF-8 with BOM)")
@@ -144,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--device", action="append", help="only this device (repeatable)")
     export.add_argument("--what", choices=WHATS, default="values", help="values (default), alarms or audit")
     args = parser.parse_args(argv)
+    if args.version:
+        print(build_info().banner)
+        return 0
     try:
         loaded = load_config(args.config)
     except ConfigError as exc:
@@ -161,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = loaded.config.logging
         log_file = setup_logging(args.log_level or cfg.level, cfg.file)
-        log.info("PMS starting with %s%s; log file %s", args.config, " on the simulator" if args.simulate else "",
-                 log_file)  # fmt: skip
+        # The log's first line says which program wrote what follows: a support case starts by reading it.
+        log.info("%s starting with %s%s; log file %s", build_info().banner, args.config,
+                 " on the simulator" if args.simulate else "", log_file)  # fmt: skip
         if unguarded:
             log.warning("%s", unguarded)
         asyncio.run(run(loaded, args.simulate))
