@@ -219,7 +219,7 @@ class Plant:
             pcs_kw = -(stored_kw + pv)
         dcdc.power_kw = pv
         pcs.power_kw = pcs_kw
-        pcs.ac_kw = -pcs_kw
+        pcs.ac_kw = pcs_kw  # the maps' convention for every signed power: + = charging (AC in, to the battery)
 
         battery_kw = pcs_kw + pv
         bms.soc = min(100.0, max(0.0, soc + battery_kw * kwh_per_kw / self.p.capacity_kwh * 100))
