@@ -1,5 +1,8 @@
 """The operator console: `python main_gui_integrated.py [--config FILE] [--demo] [--lang ko|en]
-[--screenshot PATH --exit-after S] [--selftest]`; the built PMS_GUI_Application takes the same flags.
+[--screenshot PATH --exit-after S] [--selftest] [--version]`; the built PMS_GUI_Application takes the same flags.
+
+`--demo` runs the console on the plant simulator in daylight (PV producing), with an MQTT broker of its own when
+Mosquitto is installed (pms_gui/demo.py); `--version` prints `PMS <version> (<variant> build)` and exits 0.
 
 The Qt event loop *is* the asyncio loop (qasync), and the very same Runtime as
 main.py runs inside it. Boots like FeelUOwn: QApplication first, the qasync
@@ -46,8 +49,10 @@ from pms_core.runtime import Runtime
 from pms_core.shutdown import wait_for_stop_signal
 from pms_core.simulator import Simulator
 from pms_gui import i18n
-from pms_gui.app import ErrorReporter, console_settings, pick_font
+from pms_gui.app import ErrorReporter, console_settings, enable_high_dpi, pick_font
+from pms_gui.demo import Demo
 from pms_gui.main_window import MainWindow
+from pms_gui.reasons import config_error_text
 from pms_gui.tasks import TaskSet
 
 log = logging.getLogger("pms")
@@ -94,7 +99,12 @@ def ensure_stdio() -> bool:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = _Parser(prog="main_gui_integrated.py", description="PMS operator console")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="config file (default: config/config.yml)")
-    parser.add_argument("--demo", action="store_true", help="start the plant simulator in-process on the configured ports")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="start the plant simulator in-process on the configured ports, in daylight; with Mosquitto installed,"
+        " also an MQTT broker of its own on a free loopback port (else MQTT is off)",
+    )
     parser.add_argument("--lang", choices=i18n.LANGUAGES, help="language of the console (default: the last used, or ko)")
     parser.add_argument("--screenshot", type=Path, metavar="PATH", help="save a PNG of the main window, then exit")
     parser.add_argument("--exit-after", type=float, metavar="S", help="seconds to run before the screenshot and exit")
@@ -105,6 +115,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run the console offscreen on its own simulator (free loopback ports), poll every device,"
         f" exercise one command; exit 0, else 1 with the reason (at most {SELFTEST_TIMEOUT:.0f} s)",
     )
+    parser.add_argument("--version", action="store_true", help="print the version and the build variant, then exit")
     args = parser.parse_args(argv)
     if args.screenshot and args.exit_after is None:
         parser.error("--screenshot needs --exit-after S")
@@ -122,15 +133,20 @@ async def run(app: QApplication, loaded: LoadedConfig, args: argparse.Namespace,
             closing.set_result(code)
 
     app.aboutToQuit.connect(request_quit)
-    simulator = Simulator(loaded, REAL_CLOCK) if args.demo or args.selftest else None
-    runtime = Runtime(loaded)
+    demo = Demo(loaded) if args.demo else None
+    simulator = Simulator(loaded, REAL_CLOCK) if args.selftest else None
+    runtime: Runtime | None = None
     tasks = TaskSet()
     window: MainWindow | None = None
     try:
-        if simulator:
+        if demo is not None:
+            loaded, simulator = await demo.start()  # MQTT pointed at the demo's broker, if it has one
+        elif simulator:
             await simulator.start()
+        runtime = Runtime(loaded, mqtt=demo is None or demo.mqtt)
         await runtime.start()
-        window = MainWindow(runtime, console_settings())
+        # Without a broker the demo leaves MQTT off on purpose: the status bar says so rather than "disconnected".
+        window = MainWindow(runtime, console_settings(), mqtt_off=demo is not None and not demo.mqtt)
         reporter.show = window.show_error
         window.closed.connect(request_quit)
         window.show()
@@ -154,9 +170,12 @@ async def run(app: QApplication, loaded: LoadedConfig, args: argparse.Namespace,
         if window is not None:
             await window.shutdown()
             window.hide()
-        await runtime.stop()
+        if runtime is not None:
+            await runtime.stop()
         if simulator:
             await simulator.stop()
+        if demo is not None:
+            await demo.stop()  # after the runtime: the broker still hears its retained `offline`
         log.info("console stopped in %.2f s", time.monotonic() - started)
     return code
 
@@ -305,6 +324,15 @@ def already_running_text(exc: AlreadyRunning, lang: str | None) -> str:
     return text.format(pid=exc.pid if exc.pid is not None else "?", folder=exc.folder)
 
 
+def startup_config_error_text(exc: ConfigError, lang: str | None) -> str:
+    """The operator's message for a bad config, every line in the console's language chosen as for a second copy
+    (stderr and the log keep the English lines)."""
+    if lang not in i18n.LANGUAGES:
+        saved = console_settings().value("language")
+        lang = saved if saved in i18n.LANGUAGES else "ko"
+    return config_error_text(exc, lang)
+
+
 def main(argv: list[str] | None = None) -> int:
     windowed = ensure_stdio()
     # A selftest never waits for an operator: no message box, only the exit code and the reason.
@@ -316,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         if ask_operator:
             show_startup_error(str(exc))
         return 2
+    if args.version:  # no config, no log, no window
+        print(build_info().banner)
+        return 0
     if not args.selftest:
         return start(args, windowed, ask_operator, None)
     with tempfile.TemporaryDirectory(prefix="pms-selftest-", ignore_cleanup_errors=True) as scratch:
@@ -328,6 +359,7 @@ def start(args: argparse.Namespace, windowed: bool, ask_operator: bool, scratch:
     log_file: Path | None = None
     lock: InstanceLock | None = None
     unguarded: str | None = None
+    how = " on the simulator" if args.demo else " (selftest)" if args.selftest else ""
     try:
         loaded = load_config(args.config)
         if problems := info.config_problems(loaded):
@@ -337,6 +369,8 @@ def start(args: argparse.Namespace, windowed: bool, ask_operator: bool, scratch:
             lock, unguarded = lock_data_folder(loaded)
         cfg = loaded.config.logging
         log_file = setup_logging(args.log_level or cfg.level, cfg.file)
+        # The log's first line says which program and build wrote what follows (main.py starts its log the same way).
+        log.info("%s console starting with %s%s; log file %s", info.banner, args.config, how, log_file)
         if scratch is not None:
             # Its own simulator and a throw-away data folder: the site's history, state and layout stay untouched.
             os.environ["PMS_DATA_DIR"] = str(scratch / "data")
@@ -354,15 +388,12 @@ def start(args: argparse.Namespace, windowed: bool, ask_operator: bool, scratch:
         if windowed:  # nobody sees stderr: the log keeps the reason
             if log_file is None:
                 setup_logging(args.log_level or "INFO", None)
-            log.error("cannot start with %s:\n%s", args.config, exc)
+            log.error("%s console cannot start with %s:\n%s", info.banner, args.config, exc)
         if args.selftest:
             print(f"selftest FAILED: bad config {args.config}", file=sys.stderr)
         elif ask_operator:
-            show_startup_error(str(exc))
+            show_startup_error(startup_config_error_text(exc, args.lang))
         return 2
-    how = " on the simulator" if args.demo else " (selftest)" if args.selftest else ""
-    log.info("PMS %s (%s build) console starting with %s%s; log file %s", info.version, info.variant, args.config, how,
-             log_file)  # fmt: skip
     if unguarded:
         log.warning("%s", unguarded)
     try:
@@ -373,9 +404,11 @@ def start(args: argparse.Namespace, windowed: bool, ask_operator: bool, scratch:
 
 
 def run_console(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    if QApplication.instance() is None:
+        enable_high_dpi()  # before the QApplication: Qt reads it once
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("PMS")
-    app.setApplicationVersion(build_info().version)
+    app.setApplicationVersion(build_info().shown_version)
     icon = bundle_dir() / ICON
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))

@@ -1,6 +1,7 @@
 """CPU of the operator console: the full window on 3 devices polled every 0.5 s (simulator in another process).
 
-Target (issue 5): under 10 % of one core, screen updates coalesced to at most 10 a second.
+Target (issue 14): at most 3 % of one core (issue 5 asked under 10 %), screen updates coalesced to at most 10 a
+second; panels re-render only when their data or age bucket changed.
 Issue 8: register changed at the simulator -> value on screen within a poll interval
 + 100 ms (p99); start to first window painted < 2 s from source; memory with
 the trend buffers holding 7 days at 1 Hz < 300 MB. Runs offscreen unless a display is set.
@@ -68,7 +69,7 @@ async def seven_days_of_trends(window) -> dict[str, float]:
     trends.set_window(7 * 86400)
     t0 = time.perf_counter()
     trends.redraw()
-    QApplication.processEvents()
+    trends.grab()  # paints now; processEvents() here would re-enter the qasync loop from inside a task
     redraw_ms = (time.perf_counter() - t0) * 1000
     await asyncio.sleep(1)
     rss = psutil.Process().memory_info().rss / 2**20
@@ -148,7 +149,7 @@ def main(quick: bool = False) -> dict[str, dict[str, float]]:
     os.environ["PMS_DATA_DIR"] = data.name  # the console's layout file goes here, not to the user's
     results = {
         "console_3_devices_0.5s": run_case(seconds)
-        | {"target_cpu_percent": 10, "target_updates_per_s": 10, "target_rss_mb": 300, "target_redraw_ms": 50},
+        | {"target_cpu_percent": 3, "target_updates_per_s": 10, "target_rss_mb": 300, "target_redraw_ms": 50},
         "register_to_screen": on_qasync(screen_freshness(30 if quick else 200)),
         "start_to_first_paint": first_paint(),
     }

@@ -13,6 +13,25 @@ LANGUAGES = ("ko", "en")
 
 KO: dict[str, str] = {
     "app.title": "PMS 운영 콘솔",
+    # version, About box, demo without MQTT
+    "app.window_title.normal": "PMS 운영 콘솔 {version}",
+    "app.window_title.dcdc_disabled": "PMS 운영 콘솔 {version} (DC-DC 없음)",
+    "menu.help": "도움말(&H)",
+    "menu.about": "정보",
+    "about.title": "PMS 정보",
+    "about.version": "버전",
+    "about.variant": "빌드",
+    "variant.normal": "일반",
+    "variant.dcdc_disabled": "DC-DC 없음",
+    "about.config": "설정 파일",
+    "about.data": "데이터 폴더",
+    "about.logs": "로그 폴더",
+    "about.libraries": "포함된 라이브러리와 라이선스",
+    "about.library": "라이브러리",
+    "about.licence": "라이선스",
+    "about.close": "닫기",
+    "status.broker.off_demo": "MQTT: 사용 안 함 (데모)",
+    "status.broker.off_demo.tip": "mosquitto가 설치되어 있지 않아 데모는 MQTT 없이 실행됩니다",
     # docks
     "dock.bms": "배터리 (BMS)",
     "dock.pcs": "전력변환장치 (PCS)",
@@ -22,6 +41,30 @@ KO: dict[str, str] = {
     "dock.auto": "자동 모드",
     "dock.events": "알람 및 이벤트",
     "dock.registers": "레지스터",
+    # overview dock: power flows and energy bars
+    "dock.overview": "개요",
+    "ov.node.pv": "태양광 (PV)",
+    "ov.node.battery": "배터리",
+    "ov.node.pcs": "PCS",
+    "ov.node.ac": "부하 / 계통",
+    "ov.delivering": "공급 중",
+    "ov.drawing": "수전 중",
+    "ov.idle": "대기",
+    "ov.bar.pv": "PV 발전",
+    "ov.bar.charged": "배터리 충전 (PCS DC)",
+    "ov.bar.discharged": "배터리 방전 (PCS DC)",
+    "ov.bar.delivered": "AC 공급 (부하/계통)",
+    "ov.today": "오늘",
+    "ov.7d": "최근 7일",
+    "ov.30d": "최근 30일",
+    "ov.as_of": "kWh · {time} 기준",
+    "ov.reading": "kWh · 읽는 중",
+    "ov.no_history": "이력 없음",
+    "ov.bars.tip": (
+        "이력에 기록된 누적 전력량 계량값의 증가분 합계 (자정부터의 날짜 기준).\n"
+        "PV: DC-DC 금일 발전량 · 충전/방전: PCS DC 적산 · AC 공급: PCS AC 방전 적산.\n"
+        "계량값이 줄어들면 (장치 교체, 초기화) 그 시점부터 다시 셉니다."
+    ),
     # menus
     "menu.file": "파일(&F)",
     "menu.quit": "종료(&Q)",
@@ -35,7 +78,7 @@ KO: dict[str, str] = {
     "link.online": "온라인",
     "link.stale": "지연",
     "link.offline": "오프라인",
-    "age.seconds": "{age:.1f}초 전",
+    "age.seconds": "{age:.0f}초 전",
     "age.never": "수신 없음",
     "stale.note": "{state} · 마지막 데이터 {age}",
     # status bar
@@ -45,6 +88,7 @@ KO: dict[str, str] = {
     "broker.connecting": "연결 중",
     "broker.disconnected": "끊김",
     "status.device": "{name}: {state} ({age})",
+    "status.device.fresh": "{name}: {state}",
     "status.mode": "모드: {mode}",
     "mode.basic": "기본",
     "mode.auto": "자동",
@@ -269,19 +313,56 @@ KO: dict[str, str] = {
     "reg.unsupported": "이 장비에서 지원하지 않음",
     # dialogs and errors
     "close.title": "종료 확인",
+    # closing, the tray, the File menu's folders and start with Windows, the alarm sound
     "close.text": (
-        "자동 모드가 실행 중입니다. 콘솔을 닫으면 자동 제어가 멈춥니다"
-        " (장치에는 아무것도 기록하지 않습니다).\n\n종료하시겠습니까?"
+        "콘솔을 닫으면 PMS가 멈춥니다. 설비를 더 이상 제어하거나 감시하지 않으며 MQTT 명령도 따르지 않습니다."
+        " 장치에는 아무것도 기록하지 않지만, PCS는 PMS의 폴링이 멈추고 약 30초 뒤에 통신 감시로 스스로"
+        " 정지(트립)합니다.\n\nPMS를 종료하시겠습니까?"
     ),
+    "close.auto": "자동 모드가 실행 중입니다. 자동 제어도 함께 멈춥니다.",
+    "close.tray_hint": "트레이에서 계속 실행하면 창만 숨기고, PMS는 계속 폴링하며 MQTT 명령을 따릅니다.",
+    "close.stop": "PMS 종료",
+    "close.tray": "트레이에서 계속 실행",
+    "close.cancel": "취소",
+    "tray.show": "콘솔 열기",
+    "tray.quit": "종료...",
+    "tray.hidden": "PMS는 트레이에서 계속 실행 중입니다 (폴링과 MQTT). 아이콘을 누르면 콘솔이 열립니다.",
+    "tray.alarm": "알람 ({severity}): {device}",
+    "menu.open_logs": "로그 폴더 열기",
+    "menu.open_config": "설정 폴더 열기",
+    "menu.startup": "Windows 시작 시 실행",
+    "menu.mute": "알람 소리 끄기",
+    "folder.failed": "폴더를 열 수 없습니다: {path}",
+    "startup.failed": "Windows 시작 프로그램을 바꿀 수 없습니다:\n\n{error}",
     "error.title": "예기치 않은 오류",
     "error.text": "오류가 발생했지만 콘솔은 계속 실행됩니다. 로그에 기록되었습니다:\n\n{error}",
     "start.already_running": "PMS가 이미 실행 중입니다 (pid {pid}). 이 창은 닫힙니다.\n\n데이터 폴더: {folder}",
+    "start.config_error": "설정 파일에 잘못된 곳이 있어 PMS를 시작할 수 없습니다:\n\n{lines}",
     "yes": "예",
     "no": "아니오",
 }
 
 EN: dict[str, str] = {
     "app.title": "PMS operator console",
+    # version, About box, demo without MQTT
+    "app.window_title.normal": "PMS operator console {version}",
+    "app.window_title.dcdc_disabled": "PMS operator console {version} (no DC-DC)",
+    "menu.help": "&Help",
+    "menu.about": "About",
+    "about.title": "About PMS",
+    "about.version": "Version",
+    "about.variant": "Build",
+    "variant.normal": "normal",
+    "variant.dcdc_disabled": "no DC-DC",
+    "about.config": "Config file",
+    "about.data": "Data folder",
+    "about.logs": "Log folder",
+    "about.libraries": "Bundled libraries and their licences",
+    "about.library": "Library",
+    "about.licence": "Licence",
+    "about.close": "Close",
+    "status.broker.off_demo": "MQTT: off (demo)",
+    "status.broker.off_demo.tip": "mosquitto is not installed: the demo runs without MQTT",
     "dock.bms": "Battery (BMS)",
     "dock.pcs": "Inverter (PCS)",
     "dock.dcdc": "Solar DC-DC",
@@ -290,6 +371,30 @@ EN: dict[str, str] = {
     "dock.auto": "Automatic mode",
     "dock.events": "Alarms and events",
     "dock.registers": "Registers",
+    # overview dock: power flows and energy bars
+    "dock.overview": "Overview",
+    "ov.node.pv": "Solar (PV)",
+    "ov.node.battery": "Battery",
+    "ov.node.pcs": "Inverter (PCS)",
+    "ov.node.ac": "Load / grid",
+    "ov.delivering": "delivering",
+    "ov.drawing": "drawing",
+    "ov.idle": "idle",
+    "ov.bar.pv": "PV generated",
+    "ov.bar.charged": "Battery charged (PCS DC)",
+    "ov.bar.discharged": "Battery discharged (PCS DC)",
+    "ov.bar.delivered": "AC delivered (load/grid)",
+    "ov.today": "Today",
+    "ov.7d": "Last 7 days",
+    "ov.30d": "Last 30 days",
+    "ov.as_of": "kWh · as of {time}",
+    "ov.reading": "kWh · reading",
+    "ov.no_history": "no history",
+    "ov.bars.tip": (
+        "Sum of the increases of the energy counters in the history (calendar days from midnight).\n"
+        "PV: DC-DC today's generation · charged/discharged: PCS DC counters · AC delivered: PCS AC discharge counter.\n"
+        "A counter that goes down (device replaced, reset) is counted again from there."
+    ),
     "menu.file": "&File",
     "menu.quit": "&Quit",
     "menu.view": "&View",
@@ -301,7 +406,7 @@ EN: dict[str, str] = {
     "link.online": "online",
     "link.stale": "stale",
     "link.offline": "offline",
-    "age.seconds": "{age:.1f} s ago",
+    "age.seconds": "{age:.0f} s ago",
     "age.never": "never",
     "stale.note": "{state} · last data {age}",
     "status.broker": "MQTT: {state}",
@@ -310,6 +415,7 @@ EN: dict[str, str] = {
     "broker.connecting": "connecting",
     "broker.disconnected": "disconnected",
     "status.device": "{name}: {state} ({age})",
+    "status.device.fresh": "{name}: {state}",
     "status.mode": "Mode: {mode}",
     "mode.basic": "basic",
     "mode.auto": "auto",
@@ -528,12 +634,29 @@ EN: dict[str, str] = {
     "reg.unsupported": "not supported by this device",
     "close.title": "Quit?",
     "close.text": (
-        "The automatic mode is running. Closing the console stops automatic control"
-        " (nothing is written to the devices).\n\nQuit?"
+        "Closing the console stops the PMS: the plant is no longer controlled or monitored, and MQTT commands are"
+        " no longer obeyed. Nothing is written to the devices, but the PCS trips by itself (its communication"
+        " watchdog) about 30 s after the PMS stops polling it.\n\nStop the PMS?"
     ),
+    "close.auto": "The automatic mode is running: automatic control stops too.",
+    "close.tray_hint": "Keep running in the tray hides the window only: the PMS keeps polling and obeying MQTT.",
+    "close.stop": "Stop the PMS",
+    "close.tray": "Keep running in the tray",
+    "close.cancel": "Cancel",
+    "tray.show": "Show the console",
+    "tray.quit": "Quit...",
+    "tray.hidden": "The PMS keeps running in the tray (polling and MQTT). Click the icon to open the console.",
+    "tray.alarm": "Alarm ({severity}): {device}",
+    "menu.open_logs": "Open log folder",
+    "menu.open_config": "Open config folder",
+    "menu.startup": "Start with Windows",
+    "menu.mute": "Mute alarm sound",
+    "folder.failed": "Cannot open the folder {path}",
+    "startup.failed": "Cannot change starting with Windows:\n\n{error}",
     "error.title": "Unexpected error",
     "error.text": "Something went wrong; the console keeps running. It has been logged:\n\n{error}",
     "start.already_running": "PMS is already running (pid {pid}). This window closes.\n\nData folder: {folder}",
+    "start.config_error": "PMS cannot start: the config has mistakes:\n\n{lines}",
     "yes": "Yes",
     "no": "No",
 }

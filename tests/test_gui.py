@@ -27,6 +27,7 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QLabel, QMessageBox
 
 from pms_core.automation import state_machine as sm
+from pms_core.build_info import build_info
 from pms_core.clock import Clock
 from pms_core.commands import Source
 from pms_core.config import load_config
@@ -294,7 +295,8 @@ def test_the_layout_is_saved_and_restored_and_can_be_reset(tmp_path, run_qt):
         first.show()
         first.addDockWidget(Qt.LeftDockWidgetArea, first.docks["dock_pcs"])
         first.docks["dock_registers"].hide()
-        first.close()  # saves the layout
+        first.close()  # asks (closing stops the PMS); confirmed, it saves the layout
+        first.close_dialog.button(QMessageBox.Yes).click()
         await first.shutdown()
         second = MainWindow(plant.runtime, console_settings())
         second.show()
@@ -325,7 +327,7 @@ def test_the_language_switches_every_visible_string(tmp_path, run_qt):
             assert window.docks["dock_bms"].windowTitle() == "배터리 (BMS)"
             window.set_language("en")
             assert window.docks["dock_bms"].windowTitle() == "Battery (BMS)"
-            assert window.windowTitle() == "PMS operator console"
+            assert window.windowTitle() == f"PMS operator console {build_info().shown_version}"
             assert pcs.mode.text() == "stopped"
             assert window.auto.start_button.text() == "Start auto"
             assert "online" in window.device_labels[name_of(plant, "BMS")].text()
@@ -432,7 +434,7 @@ def test_a_fire_shows_as_an_interlock_alarm_and_its_stop_in_the_event_log(tmp_pa
             def alarm_rows() -> list[str]:
                 return [table.item(r, 3).text() for r in range(table.rowCount()) if table.item(r, 3)]
 
-            await wait_for(lambda: any("BMS fire alarm" in text for text in alarm_rows()), 5, "the interlock alarm")
+            await wait_for(lambda: any("BMS 화재 경보" in text for text in alarm_rows()), 5, "the interlock alarm")
             await wait_for(lambda: any(r[2] == i18n.tr("src.interlock") and r[3] == pcs for r in window.events.rows()), 5,
                            "the interlock's stop in the event log")  # fmt: skip
             panel = window.device_panels[bms]

@@ -16,6 +16,7 @@ import pytest
 
 import main
 import main_gui_integrated
+from pms_core.build_info import build_info
 from pms_core.bus import AlarmChanged
 from pms_core.clock import Clock
 from pms_core.config import load_config
@@ -114,7 +115,7 @@ def test_a_second_main_py_exits_3_while_the_first_keeps_publishing_steadily_onli
             late.close()
         # The second copy left no trace in the first's log (it exits before opening it).
         log = (tmp_path / "data" / "logs" / "pms.log").read_text(encoding="utf-8")
-        assert log.count("PMS starting") == 1
+        assert log.count(f"{build_info().banner} starting") == 1
     finally:
         first.send_signal(signal.SIGINT)
         try:

@@ -25,6 +25,7 @@ import paho.mqtt.client as mqtt
 
 from pms_core.alarms import AlarmMonitor
 from pms_core.automation.operation_manager import OperationManager, OperationStatus
+from pms_core.build_info import build_info
 from pms_core.bus import (
     AlarmAcknowledged,
     AlarmChanged,
@@ -96,6 +97,7 @@ class MqttGateway:
         self._warned_other: set[str] = set()
         self._losses: deque[float] = deque(maxlen=TAKEOVER_LOSSES)  # when established connections were lost
         self._warned_takeover = False
+        self._started: str | None = None  # when start() ran, for B/status/info
         # A bug in one of its handlers is the gateway's alarm, and the next event is handled as if nothing happened.
         self.watch = Watch("MQTT gateway", bus, clock)
         guard = self.watch.guard
@@ -121,6 +123,7 @@ class MqttGateway:
     # --- life -----------------------------------------------------------------------------
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._started = self.clock.iso()
         # What is in force at start, kept for the first connection (nothing may change before it).
         self._on_operation(self.operation.status())
         self._publish_alarm_list()
@@ -226,6 +229,11 @@ class MqttGateway:
         self._set_state("connected", None)
         client.publish(f"{self.base}/status", self._availability("online"), qos=1, retain=True)
         self._unsent.clear()
+        # Which PMS, which build, since when: renewed at every connection (its timestamp says when this one began)
+        # and sent with the other retained status below.
+        info = self._info()
+        for topic in self._status_topics("info"):
+            self._retained[topic] = info
         for topic, payload in self._retained.items():
             self._publish(topic, payload, qos=1, retain=True)
         # Judged once connected again, so that the alarm also reaches pms/alarm/PMS (dropped while disconnected).
@@ -318,8 +326,10 @@ class MqttGateway:
             log.error("MQTT: %s not sent (%s)", topic, mqtt.error_string(info.rc))
 
     def _resend(self) -> None:
-        for topic in list(self._unsent):
-            self._unsent.discard(topic)
+        # Emptied first: a topic refused again re-arms this timer (only a first refusal into an empty set does; one
+        # refused while others still waited in the set would otherwise never be sent again).
+        topics, self._unsent = self._unsent, set()
+        for topic in topics:
             self._publish(topic, self._retained[topic], qos=1, retain=True)
 
     def _respond(self, topic: str, response: dict[str, Any]) -> None:
@@ -335,6 +345,13 @@ class MqttGateway:
         if reason:
             payload["reason"] = reason
         return messages.encode(payload)
+
+    def _info(self) -> bytes:
+        build = build_info()
+        return messages.encode({
+            "version": build.shown_version, "variant": build.variant, "started": self._started,
+            "host": socket.gethostname(), "client_id": self.config.client_id, "timestamp": self.clock.iso(),
+        })  # fmt: skip
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         if not self.connected:
