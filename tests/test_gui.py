@@ -314,11 +314,12 @@ def test_the_layout_is_saved_and_restored_and_can_be_reset(tmp_path, run_qt):
 def test_every_state_sequence_and_source_the_core_names_has_a_translation():
     names = [f"seq.{n}" for n in sm.STATE_OF] + [f"state.{s}" for s in (sm.IDLE, sm.FAULT, *sm.RUNNING_STATES)]
     names += [f"src.{source}" for source in get_args(Source)]
-    assert [n for n in names if n not in i18n.KO or n not in i18n.EN] == []
+    assert [n for n in names if not i18n.has(n)] == []
 
 
 def test_the_language_switches_every_visible_string(tmp_path, run_qt):
-    assert set(i18n.KO) == set(i18n.EN), "both languages have every string"
+    # one entry per key holding both languages, side by side
+    assert all(set(texts) == set(i18n.LANGUAGES) and all(texts.values()) for texts in i18n.TEXTS.values())
 
     async def scenario() -> None:
         async with gui_plant(tmp_path) as plant, console(plant) as window:
