@@ -68,6 +68,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "ov.as_of": {"ko": "kWh · {time} 기준", "en": "kWh · as of {time}"},
     "ov.reading": {"ko": "kWh · 읽는 중", "en": "kWh · reading"},
     "ov.no_history": {"ko": "이력 없음", "en": "no history"},
+    "ov.battery.charging": {"ko": "충전 {kw}", "en": "charging {kw}"},
+    "ov.battery.discharging": {"ko": "방전 {kw}", "en": "discharging {kw}"},
     "ov.bars.tip": {
         "ko": (
             "이력에 기록된 누적 전력량 계량값의 증가분 합계 (자정부터의 날짜 기준).\nPV: DC-DC 금일 발전량 · "

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 LAYOUT_VERSION = 2  # 2: the overview dock, raised by default (layouts saved by 1 give way to the default)
 DEFAULT_SIZE = (1880, 1000)
-SIDE_MIN_WIDTHS = (300, 330)  # px, BMS and PCS: their widest value lines (temperatures, energy today) in the font
+SIDE_MIN_WIDTHS = (310, 375)  # px, BMS and PCS: their widest value lines (temperatures, energy today) in the font
 SCROLL_HINT_MAX = 480  # px, see DockScroll
 FIRST_RUN_SHARE = 0.95  # of the screen's available area, at most, for a first start (room for the frame)
 PANEL_CLASSES = {"BMS": BmsPanel, "PCS": PcsPanel, "DCDC": DcdcPanel}

@@ -145,8 +145,10 @@ def flow_model(views: dict[str, DeviceView], has_pv: bool) -> FlowModel:
     if bms is not None and bms.fresh:
         soc, kw = _number(bms, "battery_soc"), _number(bms, "battery_power")
         moving = kw is not None and abs(kw) >= NEAR_ZERO_KW
-        word = tr("bms.state.idle") if not moving else tr("bms.state.charging" if kw > 0 else "bms.state.discharging")
-        detail = f"{word} {with_kw(kw, absolute=True)}" if moving else word
+        if moving:  # short: the box is narrow on a 1366 px screen
+            detail = tr("ov.battery.charging" if kw > 0 else "ov.battery.discharging", kw=with_kw(kw, absolute=True))
+        else:
+            detail = tr("bms.state.idle")
         shown = None if kw is None else _shown_kw(kw)
         nodes["battery"] = Node(True, DASH if soc is None else f"{soc:.1f}%", detail, shown, soc)
     else:
@@ -210,7 +212,7 @@ class FlowDiagram(QWidget):
         """The parts' boxes, from the widget's size: equal widths, equal gaps for the lines and their labels."""
         w, h, m = float(self.width()), float(self.height()), 6.0
         n = len(self.parts)
-        nw = min(170.0, max(90.0, (w - 2 * m) / (n + (n - 1) * 0.55)))  # a gap: 0.55 box, room for "12.3 kW"
+        nw = min(170.0, max(86.0, (w - 2 * m) / (n + (n - 1) * 0.75)))  # a gap: 0.75 box, room for "12.3 kW"
         gap = max(0.0, (w - 2 * m - n * nw) / (n - 1))
         nh = min(86.0, max(60.0, h - 2 * m))  # the labels sit above the lines, in the gaps between the boxes
         top = (h - nh) / 2
@@ -246,12 +248,17 @@ class FlowDiagram(QWidget):
             p.setPen(Qt.NoPen)
             p.setBrush(colour)
             p.drawPolygon(head)
+        text = with_kw(flow.kw, absolute=True)  # the arrow says which way
+        room = b.x() - a.x()
+        wide = QFontMetricsF(font).horizontalAdvance(text)
+        if wide > room:  # a narrow window (1366 px): a smaller number rather than a cut one, within reason
+            font = QFont(font)
+            font.setPointSizeF(max(font.pointSizeF() * 0.7, font.pointSizeF() * room / wide))
         p.setFont(font)
         p.setPen(QColor(INK if moving else GREY))
-        text = with_kw(flow.kw, absolute=True)  # the arrow says which way
         metrics = QFontMetricsF(font)
         th = metrics.height()
-        shown = metrics.elidedText(text, Qt.ElideRight, b.x() - a.x())
+        shown = metrics.elidedText(text, Qt.ElideRight, room)
         p.drawText(QRectF(a.x(), mid.y() - 12 - th, b.x() - a.x(), th), Qt.AlignCenter, shown)
 
     def _node(self, p: QPainter, key: str, rect: QRectF, node: Node) -> None:
@@ -266,10 +273,11 @@ class FlowDiagram(QWidget):
         value_font.setPointSizeF(base * 1.3)
         value_font.setBold(True)
         detail_font.setPointSizeF(base * 0.85)
-        wide = QFontMetricsF(value_font).horizontalAdvance(node.value)
-        if wide > inner.width():  # a long mode name ("discharging (regen)"): smaller rather than cut, within reason
-            value_font.setPointSizeF(max(base * 0.8, value_font.pointSizeF() * inner.width() / wide))
         rows = [(title_font, tr(NODE_TITLES[key]), GREY), (value_font, node.value, None), (detail_font, node.detail, GREY)]
+        for font, text, _ in rows:  # a long mode name, a narrow box: smaller rather than cut, within reason
+            wide = QFontMetricsF(font).horizontalAdvance(text)
+            if wide > inner.width():
+                font.setPointSizeF(max(font.pointSizeF() * 0.8, font.pointSizeF() * inner.width() / wide))
         heights = [QFontMetricsF(f).height() for f, _, _ in rows]
         bar = 5.0 if node.level is not None else 0.0
         spare = inner.height() - sum(heights) - bar

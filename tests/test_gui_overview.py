@@ -78,7 +78,7 @@ def test_the_arrows_follow_the_simulated_power_signs_and_repaint_only_on_change(
             await wait_for(lambda: ov.flow.model.nodes["battery"].kw == 5.0, 5, "the battery's own power")
             flows, nodes = ov.flow.model.flows, ov.flow.model.nodes
             assert (flows["pcs_dc"].toward, flows["pcs_dc"].kw) == ("battery", 5.0)  # from the PCS into the battery
-            assert nodes["battery"].kw == 5.0 and nodes["battery"].detail == f"{i18n.tr('bms.state.charging')} 5.0 kW"
+            assert nodes["battery"].kw == 5.0 and nodes["battery"].detail == i18n.tr("ov.battery.charging", kw="5.0 kW")
             assert nodes["pcs"].value == i18n.tr("pcs.mode.charge")
             assert flows["pv"].toward is None  # the DC-DC is stopped
             assert ov.flow.repaints > repaints
@@ -92,7 +92,7 @@ def test_the_arrows_follow_the_simulated_power_signs_and_repaint_only_on_change(
             await wait_for(lambda: ov.flow.model.flows["pcs_dc"].toward == "pcs", 10, "discharging shown")
             await wait_for(lambda: ov.flow.model.nodes["battery"].kw == -4.0, 5, "the battery's own power")
             flows, nodes = ov.flow.model.flows, ov.flow.model.nodes
-            assert flows["pcs_dc"].kw == -4.0 and nodes["battery"].detail == f"{i18n.tr('bms.state.discharging')} 4.0 kW"
+            assert flows["pcs_dc"].kw == -4.0 and nodes["battery"].detail == i18n.tr("ov.battery.discharging", kw="4.0 kW")
             ac = plant.device("PCS").snapshot.value("ac_active_power")
             assert flows["ac"].toward == ("pcs" if ac > 0 else "ac") and abs(flows["ac"].kw) == pytest.approx(4.0)
 
