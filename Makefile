@@ -14,7 +14,10 @@ test:
 	$(PY) -m pytest -q
 
 lint:
+	./scripts/bootstrap.sh gui,test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m mypy
 
 bench:
 	./scripts/bootstrap.sh gui,test

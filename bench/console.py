@@ -27,9 +27,9 @@ from bench.polling import ROOT, percentile, until, with_simulator, write_config
 from pms_core.clock import Clock
 from pms_core.config import load_config
 from pms_core.runtime import Runtime
-from pms_core.simulator import Simulator
 from pms_gui.app import console_settings
 from pms_gui.main_window import MainWindow
+from pms_sim import Simulator
 
 
 async def measure(config: Path, seconds: float, warmup: float = 3.0) -> dict[str, float]:
@@ -82,7 +82,7 @@ async def screen_freshness(samples: int) -> dict[str, float]:
         loaded = load_config(write_config(Path(tmp), 3, 0.5))
         clock = Clock()
         sim = Simulator(loaded, clock)
-        runtime = Runtime(loaded, clock, mqtt=False)
+        runtime = Runtime(loaded, clock, with_mqtt=False)
         await sim.start()
         await runtime.start()
         window = MainWindow(runtime, console_settings())

@@ -11,8 +11,9 @@ for that window < 50 ms.
 - Size: 7 days at 1 Hz for the three devices in the writer's own layout
   (catalogue and layouts made by the writer, rows bulk-inserted), projected to
   30 days.
-- Query and redraw on that file: `HistoryReader.query` for the console's four
-  trend series, and the trend panel loaded from `backfill` then redrawn.
+- Query and redraw on that file: the chart query (`bench.chart_query`) for the
+  console's four trend series, and the trend panel loaded from `backfill`
+  then redrawn.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ from pathlib import Path
 import numpy as np
 from PyQt5.QtWidgets import QApplication
 
-from pms_core import history_db as hdb
+from bench.chart_query import ChartReader
 from pms_core.bus import Bus, Snapshot
 from pms_core.clock import Clock
 from pms_core.config import DeviceConfig
 from pms_core.devices import Device, make_device
-from pms_core.history import History
-from pms_core.history_query import HistoryReader
+from pms_core.history import History, HistoryReader
+from pms_core.history import db as hdb
+from pms_core.history.rows import frame_key, layout_series, minute_key, pack_rows
 from pms_core.modbus import ModbusLink
 from pms_core.registers import DeviceMap, load_map
 from pms_gui.trends import TrendPanel
@@ -112,23 +114,22 @@ async def build_week(path: Path, days: float = 7.0) -> None:
     for name in device_maps:
         (device_id,) = db.execute("SELECT id FROM devices WHERE name=?", (name,)).fetchone()
         (frame_layout, frame_series), (minute_layout, minute_series) = [
-            (lid, len(text.split(","))) for lid, text in
+            (lid, len(layout_series(text))) for lid, text in
             db.execute("SELECT id, series FROM layouts WHERE device=? ORDER BY kind", (device_id,))
         ]  # fmt: skip
         # frames: a slow sine with noise and a one-sample spike a day
         base = 50 + 40 * np.sin(seconds / 7200)[:, None] + rng.normal(0, 1, (len(seconds), frame_series))
         base[::DAY, 0] = 999
-        data = base.astype(np.float32)
         db.execute("BEGIN")
         db.executemany(
             f"INSERT OR REPLACE INTO {hdb.frames_table(device_id)} VALUES (?, ?, ?)",
-            ((round(t * 1000), frame_layout, row.tobytes()) for t, row in zip(seconds, data, strict=True)),
+            ((frame_key(t), frame_layout, data) for t, data in zip(seconds, pack_rows(base), strict=True)),
         )
-        minutes = np.arange(np.floor(start / 60) * 60, end, 60.0)
-        mins = rng.normal(50, 5, (len(minutes), minute_series, 3)).astype(np.float32)
+        minutes = np.arange(minute_key(start), end, 60.0)
+        mins = rng.normal(50, 5, (len(minutes), minute_series, 3))
         db.executemany(
             f"INSERT OR REPLACE INTO {hdb.minutes_table(device_id)} VALUES (?, ?, ?)",
-            ((int(t), minute_layout, row.tobytes()) for t, row in zip(minutes, mins, strict=True)),
+            ((minute_key(t), minute_layout, data) for t, data in zip(minutes, pack_rows(mins), strict=True)),
         )
         db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -137,7 +138,7 @@ async def build_week(path: Path, days: float = 7.0) -> None:
 
 def size_and_queries(path: Path, days: float) -> dict[str, float]:
     size = path.stat().st_size
-    reader = HistoryReader(path)
+    reader = ChartReader(path)
     end = time.time()
     results: dict[str, float] = {
         "days_written_1hz": days,

@@ -23,7 +23,7 @@ from pms_core.clock import Clock
 from pms_core.commands import CommandResult
 from pms_core.config import load_config
 from pms_core.runtime import Runtime
-from pms_core.simulator import PlantParams, Simulator
+from pms_sim import PlantParams, Simulator
 
 POLL = 0.5
 FIRE = 1 << 15
@@ -40,7 +40,7 @@ async def measure(trials: int) -> list[float]:
         loaded = load_config(path)
         clock = Clock()
         sim = Simulator(loaded, clock, PlantParams(pcs_start_delay=0.0))
-        runtime = Runtime(loaded, clock, mqtt=False, history=False, state_dir=Path(tmp))
+        runtime = Runtime(loaded, clock, with_mqtt=False, with_history=False, state_dir=Path(tmp))
         stops: list[float] = []
         runtime.bus.subscribe(
             CommandResult,

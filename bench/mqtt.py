@@ -22,8 +22,8 @@ from bench.polling import free_ports, percentile, until
 from pms_core.clock import Clock
 from pms_core.config import load_config
 from pms_core.runtime import Runtime
-from pms_core.simulator import Simulator
-from tests.broker import Mosquitto, Recorder
+from pms_sim import Simulator
+from tests.helpers.broker import Mosquitto, Recorder
 
 POLL = 0.5
 B = "pms"
@@ -46,7 +46,7 @@ async def measure(folder: Path, port: int, samples: int) -> dict[str, dict[str, 
     loaded = load_config(config)
     clock = Clock()
     sim = Simulator(loaded, clock)
-    runtime = Runtime(loaded, clock, state_dir=folder, history=False)  # the gateway alone
+    runtime = Runtime(loaded, clock, state_dir=folder, with_history=False)  # the gateway alone
     await sim.start()
     await runtime.start()
     rec = Recorder(port, (f"{B}/#",))

@@ -38,8 +38,13 @@ def free_ports(n: int) -> list[int]:
 
 def write_config(folder: Path, count: int, interval: float) -> Path:
     devices = [
-        {"name": f"dev{i:03d}_{TYPES[i % 3]}", "type": TYPES[i % 3], "ip": "127.0.0.1", "port": port,
-         "poll_interval": interval}
+        {
+            "name": f"dev{i:03d}_{TYPES[i % 3]}",
+            "type": TYPES[i % 3],
+            "ip": "127.0.0.1",
+            "port": port,
+            "poll_interval": interval,
+        }
         for i, port in enumerate(free_ports(count))
     ]
     path = folder / "bench.yml"
@@ -70,7 +75,7 @@ async def measure(config: Path, seconds: float, warmup: float = 3.0) -> dict[str
         if recording:
             lateness.append(late)
 
-    runtime = Runtime(loaded, on_tick=on_tick, mqtt=False, history=False)  # polling alone
+    runtime = Runtime(loaded, on_tick=on_tick, with_mqtt=False, with_history=False)  # polling alone
     await runtime.start()
     await asyncio.sleep(warmup)
     offline = [d.name for d in runtime.devices.values() if d.state != "online"]
@@ -99,7 +104,7 @@ async def overhead(config: Path, polls: int) -> dict[str, float]:
     from pymodbus.client import AsyncModbusTcpClient  # noqa: PLC0415 - the baseline, not the product
 
     loaded = load_config(config)
-    runtime = Runtime(loaded, mqtt=False, history=False)
+    runtime = Runtime(loaded, with_mqtt=False, with_history=False)
     device = next(d for d in runtime.devices.values() if d.type == "BMS")
     bare = AsyncModbusTcpClient(device.config.ip, port=device.config.port, timeout=1, retries=0)
     await bare.connect()
@@ -153,7 +158,7 @@ def with_simulator(count: int, interval: float, work, runner=asyncio.run) -> dic
     with tempfile.TemporaryDirectory() as tmp:
         config = write_config(Path(tmp), count, interval)
         sim = subprocess.Popen(
-            [sys.executable, "-m", "pms_core.simulator", "--config", str(config)],
+            [sys.executable, "-m", "pms_sim", "--config", str(config)],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

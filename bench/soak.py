@@ -36,8 +36,8 @@ from pms_core.clock import Clock
 from pms_core.config import load_config
 from pms_core.energy import local_midnight
 from pms_core.runtime import Runtime
-from pms_core.simulator import Simulator
-from tests.broker import Mosquitto, Recorder
+from pms_sim import Simulator
+from tests.helpers.broker import Mosquitto, Recorder
 
 B = "pms"
 POLL = 30.0  # plant seconds: 0.125 s of real time at 240x

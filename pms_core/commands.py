@@ -27,7 +27,7 @@ from pms_core.registers import Command, Confirm, Effect, Register, Write
 log = logging.getLogger(__name__)
 
 # "interlock": the PMS itself, enforcing an interlock (pms_core/interlocks.py) in any mode
-Source = Literal["gui", "mqtt", "auto", "raw", "interlock"]
+Source = Literal["gui", "mqtt", "auto", "interlock"]  # who asked; a raw write is a command (write_register)
 Status = Literal["written", "confirmed", "unconfirmed", "failed"]
 CONFIRM_POLLS = 3
 # Commands from people and remote systems that may wait for one device; more are refused `busy` at once (a burst
@@ -156,7 +156,7 @@ class CommandService:
         BMS's network settings 203-205) are never written raw."""
         params = {"address": address, "value": value}
         result = CommandResult(
-            next(self._ids), "raw", device_name, "write_register", params, "failed", request_id=request_id
+            next(self._ids), "mqtt", device_name, "write_register", params, "failed", request_id=request_id
         )
         device = self.devices.get(device_name)
         if device is None:
@@ -284,7 +284,7 @@ class CommandService:
     async def _write(
         self, device: Device, result: CommandResult, plan: Plan, still_valid: Callable[[], Reason | None] | None = None
     ) -> CommandResult:
-        queued = result.source in ("gui", "mqtt", "raw")
+        queued = result.source in ("gui", "mqtt")
         if queued and self._waiting[device.name] >= MAX_WAITING:
             busy = Reason("command.busy", count=MAX_WAITING, device=device.name)
             return self._finish(replace(result, why=busy))

@@ -235,10 +235,9 @@ def _unplain_numbers(node: yaml.Node | None, key: str = "") -> list[tuple[str, s
         return [p for k, v in node.value for p in _unplain_numbers(v, f"{key}.{k.value}" if key else str(k.value))]
     if isinstance(node, yaml.SequenceNode):
         return [p for i, v in enumerate(node.value) for p in _unplain_numbers(v, f"{key}[{i}]")]
-    plain = isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int" and not node.style
-    if plain and not PLAIN_INT.fullmatch(node.value.replace("_", "")):
-        return [(key or "(top level)", node.value)]
-    return []
+    if not (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int" and not node.style):
+        return []
+    return [] if PLAIN_INT.fullmatch(node.value.replace("_", "")) else [(key or "(top level)", node.value)]
 
 
 def load_config(path: Path, plant_speed: float = 1.0) -> LoadedConfig:

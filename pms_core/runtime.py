@@ -18,9 +18,7 @@ from pms_core.config import LoadedConfig
 from pms_core.devices import Device, make_device
 from pms_core.devices.pcs import PcsDevice
 from pms_core.energy import COUNTERS, local_midnight, total_key
-from pms_core.history import History, make_history
-from pms_core.history_db import HistoryError
-from pms_core.history_query import HistoryReader
+from pms_core.history import History, HistoryError, HistoryReader, make_history
 from pms_core.interlocks import Interlocks
 from pms_core.modbus import ModbusLink
 from pms_core.mqtt.gateway import MqttGateway
@@ -37,10 +35,10 @@ class Runtime:
         clock: Clock = REAL_CLOCK,
         on_tick: TickObserver | None = None,
         state_dir: Path | None = None,
-        mqtt: bool = True,
-        history: bool = True,
+        with_mqtt: bool = True,
+        with_history: bool = True,
     ) -> None:
-        """`mqtt=False` leaves the broker out (tests of the core alone); `history=False` the history file."""
+        """`with_mqtt=False` leaves the broker out (tests of the core alone); `with_history=False` the history file."""
         self.loaded = loaded
         self.clock = clock
         self.bus = Bus()
@@ -69,10 +67,10 @@ class Runtime:
         self.interlocks.engaged = self.operation.auto_engaged
         self.alarms = AlarmMonitor(loaded.maps, self.bus, clock)
         self.history: History | None = None
-        if history:
+        if with_history:
             self.history = make_history(cfg.history, self.bus, clock, loaded.maps, self.alarms)
         self.mqtt: MqttGateway | None = None
-        if mqtt:
+        if with_mqtt:
             self.mqtt = MqttGateway(
                 cfg.mqtt, loaded.path, self.bus, self.devices, self.operation, self.commands, self.alarms,
                 self.pcs_rating_kw, clock,

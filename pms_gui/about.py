@@ -83,7 +83,7 @@ def library_rows() -> list[tuple[str, str, str]]:
 
 
 def log_folder(loaded: LoadedConfig) -> Path:
-    """The folder of the log file in use (the rotating file that main.setup_logging opened), else where the config
+    """The folder of the log file in use (the rotating file that pms_core.logs.setup_logging opened), else where the config
     puts it (`logging.file`), else the default one."""
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.handlers.RotatingFileHandler):

@@ -25,20 +25,33 @@ from pms_core.runtime import Runtime
 from pms_gui.bridge import ClockTick
 from pms_gui.controls import command_label
 from pms_gui.i18n import Binder, tr
+from pms_gui.palette import (
+    AUTO_STATE_COLOURS,
+    EDITED_FILL,
+    FAULT,
+    MUTED,
+    OK,
+    PAPER,
+    STEP_ACTIVE,
+    STEP_DONE_BORDER,
+    STEP_DONE_FILL,
+    STEP_PENDING_BORDER,
+    STEP_PENDING_FILL,
+)
 from pms_gui.reasons import tr_reason
-from pms_gui.widgets import GREY
 
-STATE_COLOURS = {"IDLE": GREY, "HOLD": "#c98a00", "FAULT": "#c62828"}
-RUNNING_COLOUR = "#2e7d32"
 SETTINGS = ("soc_high_threshold", "soc_charge_stop_threshold", "soc_low_threshold", "charging_power",
             "command_interval", "dcdc_standby_time")  # fmt: skip
 CHIP = "border-radius: 4px; padding: 3px 6px; border: 1px solid {border}; background: {bg}; color: {fg};"
-CHIP_DONE = CHIP.format(border="#a5d6a7", bg="#e8f5e9", fg="#2e7d32")
-CHIP_ACTIVE = CHIP.format(border="#1565c0", bg="#1565c0", fg="white") + " font-weight: bold;"
-CHIP_PENDING = CHIP.format(border="#cfd8dc", bg="#fafafa", fg=GREY)
+CHIP_DONE = CHIP.format(border=STEP_DONE_BORDER, bg=STEP_DONE_FILL, fg=OK)
+CHIP_ACTIVE = CHIP.format(border=STEP_ACTIVE, bg=STEP_ACTIVE, fg=PAPER) + " font-weight: bold;"
+CHIP_PENDING = CHIP.format(border=STEP_PENDING_BORDER, bg=STEP_PENDING_FILL, fg=MUTED)
 
 
 class AutoPanel(QWidget):
+    """The automatic mode: the mode switch, start and stop and the core's answer, the state with its sequence as
+    steps, beside the thresholds (`show_operation` fills them all)."""
+
     def __init__(self, runtime: Runtime, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runtime = runtime
@@ -46,12 +59,27 @@ class AutoPanel(QWidget):
         self.status: OperationStatus | None = None
         self._answers: dict[QLabel, Outcome] = {}  # the core's last answer shown in each label, for a language switch
         self._dirty: set[str] = set()
+        self._filling = False
         columns = QHBoxLayout(self)
         columns.setContentsMargins(8, 6, 8, 6)
         layout = QVBoxLayout()
         columns.addLayout(layout, 1)
+        self._add_commands(layout)
+        self._add_state(layout)
+        layout.addStretch(1)
+        columns.addWidget(self._thresholds_box(), 1)
 
-        # mode switch and start / stop
+    # --- building ----------------------------------------------------------------------------
+    def _add_commands(self, layout: QVBoxLayout) -> None:
+        """The mode switch, start and stop, and below them the core's answer to the last click."""
+        layout.addLayout(self._mode_switch())
+        layout.addLayout(self._start_stop())
+        self.answer = QLabel()
+        self.answer.setObjectName("auto:answer")
+        self.answer.setWordWrap(True)
+        layout.addWidget(self.answer)
+
+    def _mode_switch(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.mode_group = QButtonGroup(self)
         self.mode_buttons: dict[str, QPushButton] = {}
@@ -65,7 +93,9 @@ class AutoPanel(QWidget):
             row.addWidget(button)
             self.mode_buttons[mode] = button
         row.addStretch(1)
-        layout.addLayout(row)
+        return row
+
+    def _start_stop(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.start_button = QPushButton()
         self.start_button.setObjectName("auto:start")
@@ -78,13 +108,10 @@ class AutoPanel(QWidget):
         row.addWidget(self.start_button)
         row.addWidget(self.stop_button)
         row.addStretch(1)
-        layout.addLayout(row)
-        self.answer = QLabel()
-        self.answer.setObjectName("auto:answer")
-        self.answer.setWordWrap(True)
-        layout.addWidget(self.answer)
+        return row
 
-        # state, sequence, countdown, reason
+    def _add_state(self, layout: QVBoxLayout) -> None:
+        """The state (large), the sequence's name and its steps as chips, the step waited on, its countdown, why."""
         self.state_label = QLabel()
         self.state_label.setObjectName("auto:state")
         font = self.state_label.font()
@@ -96,7 +123,7 @@ class AutoPanel(QWidget):
         layout.addWidget(self.sequence_label)
         self.chips_row = QVBoxLayout()
         self.chips_row.setSpacing(3)
-        self.chips: list[QLabel] = []
+        self.chips: list[QLabel] = []  # made as the longest sequence shown needs them (`_draw_sequence`)
         layout.addLayout(self.chips_row)
         self.step_label = QLabel()
         self.step_label.setObjectName("auto:step")
@@ -108,12 +135,12 @@ class AutoPanel(QWidget):
         self.reason = QLabel()
         self.reason.setObjectName("auto:reason")
         self.reason.setWordWrap(True)
-        self.reason.setStyleSheet("color: #c62828;")
+        self.reason.setStyleSheet(f"color: {FAULT};")
         layout.addWidget(self.reason)
 
-        layout.addStretch(1)
-
-        # thresholds
+    def _thresholds_box(self) -> QGroupBox:
+        """The thresholds and times: a row per setting (name, box, where its value comes from), Revert and Apply,
+        the core's answer."""
         box = QGroupBox()
         self.binder.bind(box.setTitle, "auto.thresholds")
         form = QGridLayout(box)
@@ -122,29 +149,43 @@ class AutoPanel(QWidget):
         self.sources: dict[str, QLabel] = {}
         for col, key in enumerate(("auto.col.setting", "auto.col.value", "auto.col.source")):
             head = QLabel()
-            head.setStyleSheet(f"color: {GREY};")
+            head.setStyleSheet(f"color: {MUTED};")
             self.binder.bind(head.setText, key)
             form.addWidget(head, 0, col)
         # Without a DC-DC the standby time means nothing (the DC-DC-disabled build): not shown.
-        settings = [k for k in SETTINGS if k != "dcdc_standby_time" or runtime.device_of_type("DCDC") is not None]
+        has_dcdc = self.runtime.device_of_type("DCDC") is not None
+        settings = [k for k in SETTINGS if k != "dcdc_standby_time" or has_dcdc]
         for row, key in enumerate(settings, start=1):
-            spin = QDoubleSpinBox()
-            spin.setObjectName(f"setting:{key}")
-            spin.setDecimals(1)
-            spin.setRange(*Thresholds.bounds(key))  # the core's bounds: the box never offers what is refused
-            spin.setKeyboardTracking(False)
-            spin.valueChanged.connect(lambda _v, k=key: self._edited(k))
-            spin.setMinimumWidth(80)
-            source = QLabel()
-            source.setObjectName(f"source:{key}")
-            source.setStyleSheet(f"color: {GREY};")
-            name = QLabel()
-            self.binder.bind(name.setText, f"set.{key}")
-            form.addWidget(name, row, 0)
-            form.addWidget(spin, row, 1)
-            form.addWidget(source, row, 2)
-            self.spins[key] = spin
-            self.sources[key] = source
+            self._add_setting(form, row, key)
+        form.addLayout(self._settings_buttons(), len(settings) + 1, 0, 1, 3)
+        self.settings_answer = QLabel()
+        self.settings_answer.setObjectName("settings:answer")
+        self.settings_answer.setWordWrap(True)
+        form.addWidget(self.settings_answer, len(settings) + 2, 0, 1, 3)
+        form.setRowStretch(len(settings) + 3, 1)
+        return box
+
+    def _add_setting(self, form: QGridLayout, row: int, key: str) -> None:
+        """A setting's row: its name, its box within the core's bounds (never offering what is refused), its source."""
+        spin = QDoubleSpinBox()
+        spin.setObjectName(f"setting:{key}")
+        spin.setDecimals(1)
+        spin.setRange(*Thresholds.bounds(key))
+        spin.setKeyboardTracking(False)
+        spin.valueChanged.connect(lambda _v: self._edited(key))
+        spin.setMinimumWidth(80)
+        source = QLabel()
+        source.setObjectName(f"source:{key}")
+        source.setStyleSheet(f"color: {MUTED};")
+        name = QLabel()
+        self.binder.bind(name.setText, f"set.{key}")
+        form.addWidget(name, row, 0)
+        form.addWidget(spin, row, 1)
+        form.addWidget(source, row, 2)
+        self.spins[key] = spin
+        self.sources[key] = source
+
+    def _settings_buttons(self) -> QHBoxLayout:
         buttons = QHBoxLayout()
         self.apply_button = QPushButton()
         self.apply_button.setObjectName("settings:apply")
@@ -156,32 +197,25 @@ class AutoPanel(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(revert)
         buttons.addWidget(self.apply_button)
-        form.addLayout(buttons, len(settings) + 1, 0, 1, 3)
-        self.settings_answer = QLabel()
-        self.settings_answer.setObjectName("settings:answer")
-        self.settings_answer.setWordWrap(True)
-        form.addWidget(self.settings_answer, len(settings) + 2, 0, 1, 3)
-        form.setRowStretch(len(settings) + 3, 1)
-        columns.addWidget(box, 1)
-        self._filling = False
+        return buttons
 
     # --- the core's answers -----------------------------------------------------------------
     def _answer(self, outcome: Outcome, label: QLabel | None = None) -> None:
         label = label or self.answer
         self._answers[label] = outcome
         label.setText(tr_reason(outcome.why))
-        label.setStyleSheet("color: #2e7d32;" if outcome.ok else "color: #c62828;")
+        label.setStyleSheet(f"color: {OK if outcome.ok else FAULT};")
         if self.status is not None:  # the buttons follow the core, not the click
-            self.show_status(self.runtime.operation.status())
+            self.show_operation(self.runtime.operation.status())
 
-    def show_status(self, status: OperationStatus) -> None:
+    def show_operation(self, status: OperationStatus) -> None:
         self.status = status
         auto = status.auto
         for mode, button in self.mode_buttons.items():
             button.setChecked(mode == status.mode)
         self.start_button.setEnabled(status.mode == "auto" and not auto.running)
         self.stop_button.setEnabled(auto.running or auto.state == "FAULT")
-        colour = STATE_COLOURS.get(auto.state, RUNNING_COLOUR)
+        colour = AUTO_STATE_COLOURS.get(auto.state, OK)  # a running state: OK
         self.state_label.setText(tr("auto.state", state=tr(f"state.{auto.state}")))
         self.state_label.setStyleSheet(f"color: {colour};")
         step = self._step_text()
@@ -228,11 +262,11 @@ class AutoPanel(QWidget):
 
     def step_name(self, step: sm.Step) -> str:
         """A step of the state machine in the console's language: the same words as the control buttons."""
-        device = self.runtime.device_of_type(step.device)
+        device = self.runtime.device_of_type(step.device_type)
         if device is None:
             return step.label
         params = dict(step.params)
-        prefix = {"PCS": "PCS", "DCDC": "DC-DC", "BMS": "BMS"}.get(step.device, step.device)
+        prefix = {"PCS": "PCS", "DCDC": "DC-DC", "BMS": "BMS"}.get(step.device_type, step.device_type)
         if "mode" in params:
             return f"{prefix} {command_label(device, step.command, params['mode'])}"
         if "enable" in params:
@@ -276,7 +310,7 @@ class AutoPanel(QWidget):
         if self._filling:
             return
         self._dirty.add(key)
-        self.spins[key].setStyleSheet("background: #fff8e1;")
+        self.spins[key].setStyleSheet(f"background: {EDITED_FILL};")
 
     def apply(self) -> None:
         changes = {key: round(self.spins[key].value(), 3) for key in sorted(self._dirty)}
@@ -291,11 +325,11 @@ class AutoPanel(QWidget):
         self._dirty.clear()
         self._answers.pop(self.settings_answer, None)
         self.settings_answer.setText("")
-        self.show_status(self.runtime.operation.status())
+        self.show_operation(self.runtime.operation.status())
 
     def retranslate(self) -> None:
         self.binder.retranslate()
         for label, outcome in self._answers.items():
             label.setText(tr_reason(outcome.why))
         if self.status is not None:
-            self.show_status(self.status)
+            self.show_operation(self.status)

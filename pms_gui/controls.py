@@ -33,11 +33,10 @@ from pms_core.devices import Device
 from pms_core.runtime import Runtime
 from pms_gui.bridge import DeviceView
 from pms_gui.i18n import Binder, has, tr
+from pms_gui.palette import FAULT, MUTED, RESULT_COLOURS
 from pms_gui.reasons import tr_reason
 from pms_gui.tasks import TaskSet
-from pms_gui.widgets import GREY
 
-RESULT_COLOURS = {"written": "#2f6fb3", "confirmed": "#2e7d32", "unconfirmed": "#c98a00", "failed": "#c62828"}
 COLUMNS = 3
 
 
@@ -54,6 +53,9 @@ def command_label(device: Device, command: str, choice: str | None = None) -> st
 
 
 class DeviceControls(QGroupBox):
+    """One device's commands, as its map has them: a grid of buttons for the fixed writes, a row per set-point
+    (box and button), the last result below. Every click goes to `panel.request`, which confirms first."""
+
     def __init__(self, panel: ControlsPanel, device: Device) -> None:
         super().__init__(device.name)
         self.device = device
@@ -62,65 +64,83 @@ class DeviceControls(QGroupBox):
         self.buttons: dict[str, QPushButton] = {}  # "command" or "command.choice" -> button
         self.spins: dict[str, QDoubleSpinBox] = {}
         self._unfilled: dict[str, str] = {}  # set-point command -> its register, until the device's value is shown
+        self.last: CommandResult | None = None
         layout = QVBoxLayout(self)
-        grid = QGridLayout()
-        grid.setSpacing(4)
-        layout.addLayout(grid)
-        n = 0
-        setpoints = []
+        layout.addLayout(self._command_grid(panel))
         for name, spec in device.map.commands.items():
             if spec.register_name is not None:
-                setpoints.append(name)
+                layout.addLayout(self._setpoint_row(panel, name))
+        self.result = self._result_label()
+        layout.addWidget(self.result)
+
+    # --- building ----------------------------------------------------------------------------
+    def _command_grid(self, panel: ControlsPanel) -> QGridLayout:
+        """A button per fixed write, COLUMNS a row; a command with choices has a button per choice, but for those the
+        datasheet marks RESERVED (MQTT and raw only)."""
+        grid = QGridLayout()
+        grid.setSpacing(4)
+        n = 0
+        for name, spec in self.device.map.commands.items():
+            if spec.register_name is not None:  # a set-point: a row of its own
                 continue
-            # a fixed write is one button; of choices, those the datasheet marks RESERVED are MQTT and raw only
             offered = [c for c, write in spec.choices.items() if not write.reserved] if spec.choices else [None]
             for choice in offered:
-                params = {spec.param: choice} if choice else {}
-                button = QPushButton()
-                button.setObjectName(f"cmd:{device.name}:{name}" + (f":{choice}" if choice else ""))
-                self._label(button.setText, name, choice)
-                button.clicked.connect(
-                    lambda _=False, c=name, p=params, ch=choice: panel.request(self, c, p, command_label(device, c, ch))
-                )
-                grid.addWidget(button, n // COLUMNS, n % COLUMNS)
-                self.buttons[f"{name}.{choice}" if choice else name] = button
-                self.inputs.append(button)
+                grid.addWidget(self._command_button(panel, name, choice), n // COLUMNS, n % COLUMNS)
                 n += 1
-        for name in setpoints:
-            spec = device.map.commands[name]
-            reg = device.map.registers[spec.register_name or ""]
-            row = QHBoxLayout()
-            label = QLabel()
-            self._label(label.setText, name)
-            spin = QDoubleSpinBox()
-            spin.setObjectName(f"spin:{device.name}:{name}")
-            spin.setDecimals(1)
-            spin.setSingleStep(1.0)
-            spin.setRange(spec.min if spec.min is not None else 0.0, spec.max if spec.max is not None else 6553.5)
-            spin.setSuffix(f" {reg.unit}")
-            button = QPushButton()
-            button.setObjectName(f"cmd:{device.name}:{name}")
-            self.binder.bind(button.setText, "ctl.set")
-            button.clicked.connect(
-                lambda _=False, c=name, s=spin, prm=spec.param, u=reg.unit: panel.request(
-                    self, c, {prm: round(s.value(), 1)}, f"{command_label(device, c)} {s.value():g} {u}"
-                )
+        return grid
+
+    def _command_button(self, panel: ControlsPanel, name: str, choice: str | None) -> QPushButton:
+        device = self.device
+        spec = device.map.commands[name]
+        params = {spec.param: choice} if choice else {}
+        button = QPushButton()
+        button.setObjectName(f"cmd:{device.name}:{name}" + (f":{choice}" if choice else ""))
+        self._label(button.setText, name, choice)
+        button.clicked.connect(lambda: panel.request(self, name, params, command_label(device, name, choice)))
+        self.buttons[f"{name}.{choice}" if choice else name] = button
+        self.inputs.append(button)
+        return button
+
+    def _setpoint_row(self, panel: ControlsPanel, name: str) -> QHBoxLayout:
+        """A set-point: its name, a box in the register's unit within the command's bounds, and its Set button."""
+        device = self.device
+        spec = device.map.commands[name]
+        reg = device.map.registers[spec.register_name or ""]
+        unit = reg.unit
+        row = QHBoxLayout()
+        label = QLabel()
+        self._label(label.setText, name)
+        spin = QDoubleSpinBox()
+        spin.setObjectName(f"spin:{device.name}:{name}")
+        spin.setDecimals(1)
+        spin.setSingleStep(1.0)
+        spin.setRange(spec.min if spec.min is not None else 0.0, spec.max if spec.max is not None else 6553.5)
+        spin.setSuffix(f" {unit}")
+        button = QPushButton()
+        button.setObjectName(f"cmd:{device.name}:{name}")
+        self.binder.bind(button.setText, "ctl.set")
+        button.clicked.connect(
+            lambda: panel.request(
+                self, name, {spec.param: round(spin.value(), 1)}, f"{command_label(device, name)} {spin.value():g} {unit}"
             )
-            row.addWidget(label, 1)
-            row.addWidget(spin)
-            row.addWidget(button)
-            layout.addLayout(row)
-            self.spins[name] = spin
-            self._unfilled[name] = reg.name
-            self.buttons[name] = button
-            self.inputs += [spin, button]
-        self.result = QLabel()
-        self.result.setObjectName(f"result:{device.name}")
-        self.result.setWordWrap(True)
-        self.result.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.binder.bind(self.result.setText, "ctl.none")
-        layout.addWidget(self.result)
-        self.last: CommandResult | None = None
+        )
+        row.addWidget(label, 1)
+        row.addWidget(spin)
+        row.addWidget(button)
+        self.spins[name] = spin
+        self._unfilled[name] = reg.name
+        self.buttons[name] = button
+        self.inputs += [spin, button]
+        return row
+
+    def _result_label(self) -> QLabel:
+        """The last command's result (`show_result`), selectable to copy."""
+        result = QLabel()
+        result.setObjectName(f"result:{self.device.name}")
+        result.setWordWrap(True)
+        result.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.binder.bind(result.setText, "ctl.none")
+        return result
 
     def show_view(self, view: DeviceView) -> None:
         """Fill each set-point box once with the value the device holds; after that the box is the operator's."""
@@ -148,7 +168,7 @@ class DeviceControls(QGroupBox):
                 text += f" — {tr_reason(result.why)}"
             colour = RESULT_COLOURS[result.status]
         else:
-            colour = RESULT_COLOURS["failed"] if error else GREY
+            colour = FAULT if error else MUTED
         self.result.setText(tr("ctl.last", text=text))
         self.result.setStyleSheet(f"color: {colour};")
 
@@ -177,8 +197,15 @@ class ControlsPanel(QWidget):
             layout.addWidget(group)
         layout.addStretch(1)
 
+    def show_view(self, view: DeviceView) -> None:
+        """A device's view to its group (its set-point boxes start at the device's values)."""
+        group = self.groups.get(view.name)
+        if group is not None:
+            group.show_view(view)
+
     # --- mode gating (display of the core's rule) ----------------------------------------
-    def set_operation(self, status: OperationStatus) -> None:
+    def show_operation(self, status: OperationStatus) -> None:
+        """Every control disabled while the automatic mode is on, with a tooltip saying why."""
         self.mode = status.mode
         enabled = status.mode != "auto"
         tip = "" if enabled else tr("ctl.disabled_auto")

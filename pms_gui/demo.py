@@ -27,7 +27,7 @@ from pathlib import Path
 from pms_core.clock import Clock
 from pms_core.config import LoadedConfig
 from pms_core.energy import local_midnight
-from pms_core.simulator import Simulator
+from pms_sim import Simulator
 
 log = logging.getLogger("pms.demo")
 

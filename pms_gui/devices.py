@@ -13,9 +13,9 @@ from pms_core.energy import local_midnight, today_key
 from pms_core.registers import DeviceMap
 from pms_gui.bridge import DeviceView
 from pms_gui.i18n import tr
+from pms_gui.palette import FAULT, OK, SEVERITY_COLOURS
 from pms_gui.widgets import (
     DASH,
-    SEVERITY_COLOURS,
     DevicePanel,
     SocGauge,
     active_bits,
@@ -24,14 +24,13 @@ from pms_gui.widgets import (
     with_unit,
 )
 
-OK_COLOUR = "#2e7d32"
 SINCE_MIDNIGHT_S = 600  # today's energy counted from later than this after midnight is marked with its start
 
 
 def alarm_text(device_map: DeviceMap, raw: dict[str, int], registers: tuple[str, ...] | None = None) -> tuple[str, str]:
     bits = [b for b in active_bits(device_map, raw) if registers is None or b[0] in registers]
     if not bits:
-        return tr("none"), OK_COLOUR
+        return tr("none"), OK
     worst = (
         "fault" if any(s == "fault" for *_, s in bits) else "warning" if any(s == "warning" for *_, s in bits) else "info"
     )
@@ -39,9 +38,12 @@ def alarm_text(device_map: DeviceMap, raw: dict[str, int], registers: tuple[str,
 
 
 class BmsPanel(DevicePanel):
-    def __init__(self, device_map: DeviceMap, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, device_map: DeviceMap, device_name: str, parent: QWidget | None = None, *,
+                 has_dcdc: bool = True) -> None:  # fmt: skip
+        """`has_dcdc`: the site has a DC-DC; without one the SOC-high rule does not exist (no mark, no band)."""
+        super().__init__(device_name, parent)
         self.map = device_map
+        self.has_dcdc = has_dcdc
         self.gauge = SocGauge()
         self.layout_.addWidget(self.gauge)
         self.legend = QLabel()
@@ -59,24 +61,22 @@ class BmsPanel(DevicePanel):
         self.alarms = self.add_grid(["bms.alarms"])
         self.alarms.values["bms.alarms"].setWordWrap(True)
         self.layout_.addStretch(1)
-        self._thresholds: OperationStatus | None = None
-        self._has_dcdc = True
+        self._status: OperationStatus | None = None
 
     def retranslate(self) -> None:
         super().retranslate()
-        if self._thresholds is not None:
-            self.set_thresholds(self._thresholds, self._has_dcdc)
+        if self._status is not None:
+            self.show_operation(self._status)
 
-    def set_thresholds(self, status: OperationStatus, has_dcdc: bool = True) -> None:
-        """The thresholds on the gauge; without a DC-DC the SOC-high rule does not exist, so no mark for it."""
+    def show_operation(self, status: OperationStatus) -> None:
+        """The thresholds on the gauge and in its legend; without a DC-DC no mark for the SOC-high rule."""
         t = status.thresholds
         low, stop, high = t["soc_low_threshold"], t["soc_charge_stop_threshold"], t["soc_high_threshold"]
-        self.gauge.set_thresholds(low, stop, high if has_dcdc else 100.0)
-        self.legend.setText(SocGauge.legend(low, stop, high, has_dcdc))
-        self._thresholds, self._has_dcdc = status, has_dcdc
+        self.gauge.set_thresholds(low, stop, high if self.has_dcdc else 100.0)
+        self.legend.setText(SocGauge.legend(low, stop, high, self.has_dcdc))
+        self._status = status
 
-    def show_view(self, view: DeviceView) -> None:
-        super().show_view(view)
+    def render_state(self, view: DeviceView) -> None:
         soc = view.snapshot.value("battery_soc") if view.snapshot else None
         self.gauge.set_soc(soc, view.fresh)
 
@@ -97,7 +97,7 @@ class BmsPanel(DevicePanel):
         mode = s.raw.get(mode_reg.name, 0)
         # Bit 3 is "Idle - RELAY ON": while charging or discharging the relay is on too, and only bits 1 / 2 say so.
         closed = any(mode_reg.flag(mode, bit) for bit in ("relay_on", "charging", "discharging"))
-        g.set("bms.contactor", tr("contactor.closed" if closed else "contactor.open"), OK_COLOUR if closed else None)
+        g.set("bms.contactor", tr("contactor.closed" if closed else "contactor.open"), OK if closed else None)
         words = [tr(f"bms.state.{flag}") for flag in ("charging", "discharging") if mode_reg.flag(mode, flag)]
         if not words:
             initialized = mode_reg.flag(mode, "initialized")
@@ -108,8 +108,8 @@ class BmsPanel(DevicePanel):
 
 
 class PcsPanel(DevicePanel):
-    def __init__(self, device_map: DeviceMap, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, device_map: DeviceMap, device_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(device_name, parent)
         self.map = device_map
         self.mode = QLabel(DASH)
         self.mode.setObjectName("pcsMode")
@@ -129,8 +129,7 @@ class PcsPanel(DevicePanel):
             label.setWordWrap(True)
         self.layout_.addStretch(1)
 
-    def show_view(self, view: DeviceView) -> None:
-        super().show_view(view)
+    def render_state(self, view: DeviceView) -> None:
         self.mode.setEnabled(view.fresh)
 
     def render(self, view: DeviceView) -> None:
@@ -152,9 +151,7 @@ class PcsPanel(DevicePanel):
             charged, discharged = s.value(today_key(f"{kind}_charge")), s.value(today_key(f"{kind}_discharge"))
             g.set(key, f"{num(charged)} / {num(discharged)} kWh" + since)
         fault = bool(s.value("total_fault"))
-        self.alarms.set(
-            "pcs.fault", tr("pcs.fault") if fault else tr("ok"), SEVERITY_COLOURS["fault"] if fault else OK_COLOUR
-        )
+        self.alarms.set("pcs.fault", tr("pcs.fault") if fault else tr("ok"), FAULT if fault else OK)
         self.alarms.set("pcs.alarm", *alarm_text(self.map, s.raw, ("alarm_1", "alarm_2")))
         self.alarms.set("pcs.trip", *alarm_text(self.map, s.raw, ("trip_1", "trip_2", "trip_3")))
 
@@ -170,8 +167,8 @@ def _counted_since(stamp: object) -> str:
 
 
 class DcdcPanel(DevicePanel):
-    def __init__(self, device_map: DeviceMap, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, device_map: DeviceMap, device_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(device_name, parent)
         self.map = device_map
         self.grid = self.add_grid(["dcdc.state", "dcdc.pv_in", "dcdc.out", "dcdc.temps", "dcdc.today"])
         self.layout_.addWidget(separator())
@@ -184,7 +181,7 @@ class DcdcPanel(DevicePanel):
         assert s is not None
         g = self.grid
         mode = s.value("operating_mode")
-        g.set("dcdc.state", tr(f"dcdc.mode.{mode}") if mode else DASH, OK_COLOUR if mode == "solar" else None)
+        g.set("dcdc.state", tr(f"dcdc.mode.{mode}") if mode else DASH, OK if mode == "solar" else None)
         for key, side in (("dcdc.pv_in", "input"), ("dcdc.out", "output")):
             g.set(
                 key,
@@ -195,5 +192,5 @@ class DcdcPanel(DevicePanel):
         g.set("dcdc.today", with_unit(s.value("today_kwh"), "kWh"))
         text, colour = alarm_text(self.map, s.raw)
         if s.value("total_fault"):
-            colour = SEVERITY_COLOURS["fault"]
+            colour = FAULT
         self.alarms.set("dcdc.alarm", text, colour)

@@ -28,12 +28,11 @@ from PyQt5.QtWidgets import (
 from pms_core.automation.operation_manager import OperationStatus
 from pms_core.bus import AlarmAcknowledged, AlarmChanged, BrokerStateChanged, LinkStateChanged
 from pms_core.commands import CommandResult, Source
-from pms_core.history_query import HistoryReader
+from pms_core.history import HistoryReader
 from pms_core.runtime import Runtime
-from pms_gui.controls import RESULT_COLOURS
 from pms_gui.i18n import Binder, tr
+from pms_gui.palette import RESULT_COLOURS, SEVERITY_COLOURS, STATE_COLOURS
 from pms_gui.reasons import tr_reason
-from pms_gui.widgets import SEVERITY_COLOURS, STATE_COLOURS
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +225,8 @@ class EventsPanel(QWidget):
             result.timestamp, "kind.command", f"src.{result.source}", result.device_name, what, text, colour
         )
 
-    def operation_changed(self, status: OperationStatus) -> None:
+    def show_operation(self, status: OperationStatus) -> None:
+        """Mode, automatic-state and threshold changes into the log (not the first status: nothing changed yet)."""
         if status.mode != self._mode:
             if self._mode is not None:
                 text = tr("ev.mode_changed", mode=tr(f"mode.{status.mode}"))

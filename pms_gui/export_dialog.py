@@ -33,9 +33,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from pms_core.history_db import HistoryError
-from pms_core.history_export import WHATS, ExportCancelled, What, export_csv
-from pms_core.history_query import HistoryReader
+from pms_core.history import WHATS, ExportCancelled, HistoryError, HistoryReader, What, export_csv
 from pms_core.paths import data_dir
 from pms_core.runtime import Runtime
 from pms_gui.i18n import tr
@@ -56,43 +54,74 @@ class ExportDialog(QDialog):
         self.progress_value = 0.0  # written by the worker thread, read by the timer
         self.cancel = threading.Event()
         self.task: asyncio.Task[None] | None = None
+        self._catalogue: dict[str, list[str]] = {}  # device -> its series in the history
         layout = QVBoxLayout(self)
+        layout.addLayout(self._inputs())
+        self._add_progress(layout)
+        layout.addLayout(self._buttons())
+        self.timer = QTimer(self)
+        self.timer.setInterval(100)
+        self.timer.timeout.connect(lambda: self.bar.setValue(round(self.progress_value * 1000)))
+        self.resize(520, 560)
+        self._read_catalogue_or_explain()
+
+    # --- building -----------------------------------------------------------------------------
+    def _inputs(self) -> QFormLayout:
+        """What to export, from when until when, of which devices and series, into which file."""
         form = QFormLayout()
+        form.addRow(tr("export.what"), self._what_box())
+        now = QDateTime.fromSecsSinceEpoch(int(self.runtime.clock.now()))
+        self.since = self._time_edit(now.addDays(-1))
+        self.until = self._time_edit(now.addSecs(60))
+        form.addRow(tr("export.since"), self.since)
+        form.addRow(tr("export.until"), self.until)
+        form.addRow(tr("export.devices"), self._device_list())
+        self.series = QListWidget()  # filled from the history's catalogue (`_fill_series`)
+        self.series.setObjectName("exportSeries")
+        form.addRow(tr("export.series"), self.series)
+        form.addRow(tr("export.file"), self._file_row())
+        return form
+
+    def _what_box(self) -> QComboBox:
         self.what = QComboBox()
         for what in WHATS:
             self.what.addItem(tr(f"export.what.{what}"), what)
         self.what.currentIndexChanged.connect(self._what_changed)
-        form.addRow(tr("export.what"), self.what)
-        now = QDateTime.fromSecsSinceEpoch(int(runtime.clock.now()))
-        self.since = QDateTimeEdit(now.addDays(-1))
-        self.until = QDateTimeEdit(now.addSecs(60))
-        for edit in (self.since, self.until):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("yyyy-MM-dd HH:mm")
-        form.addRow(tr("export.since"), self.since)
-        form.addRow(tr("export.until"), self.until)
+        return self.what
+
+    @staticmethod
+    def _time_edit(shown: QDateTime) -> QDateTimeEdit:
+        edit = QDateTimeEdit(shown)
+        edit.setCalendarPopup(True)
+        edit.setDisplayFormat("yyyy-MM-dd HH:mm")
+        return edit
+
+    def _device_list(self) -> QListWidget:
+        """Every device of the site, checked; the series offered follow what is checked."""
         self.devices = QListWidget()
         self.devices.setObjectName("exportDevices")
-        for name in runtime.devices:
+        for name in self.runtime.devices:
             entry = QListWidgetItem(name)
             entry.setFlags(entry.flags() | Qt.ItemIsUserCheckable)
             entry.setCheckState(Qt.Checked)
             self.devices.addItem(entry)
         self.devices.setMaximumHeight(90)
         self.devices.itemChanged.connect(lambda _item: self._fill_series())
-        form.addRow(tr("export.devices"), self.devices)
-        self.series = QListWidget()
-        self.series.setObjectName("exportSeries")
-        form.addRow(tr("export.series"), self.series)
-        path_row = QHBoxLayout()
+        return self.devices
+
+    def _file_row(self) -> QHBoxLayout:
+        """The file, pms_<now>.csv in the home folder to begin with, and Browse."""
+        row = QHBoxLayout()
         stamp = QDateTime.currentDateTime().toString("yyyyMMdd_HHmm")
         self.path = QLineEdit(str(Path.home() / f"pms_{stamp}.csv"))
-        path_row.addWidget(self.path, 1)
+        row.addWidget(self.path, 1)
         browse = QPushButton(tr("export.browse"))
         browse.clicked.connect(self._browse)
-        path_row.addWidget(browse)
-        form.addRow(tr("export.file"), path_row)
-        layout.addLayout(form)
+        row.addWidget(browse)
+        return row
+
+    def _add_progress(self, layout: QVBoxLayout) -> None:
+        """The progress bar (in thousandths) and the status line below it."""
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setValue(0)
@@ -101,6 +130,9 @@ class ExportDialog(QDialog):
         self.status.setObjectName("exportStatus")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
+
+    def _buttons(self) -> QHBoxLayout:
+        """Start, and Close (Cancel while an export runs)."""
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.start_button = QPushButton(tr("export.start"))
@@ -110,13 +142,11 @@ class ExportDialog(QDialog):
         self.close_button.clicked.connect(self._close_or_cancel)
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.close_button)
-        layout.addLayout(buttons)
-        self.timer = QTimer(self)
-        self.timer.setInterval(100)
-        self.timer.timeout.connect(lambda: self.bar.setValue(round(self.progress_value * 1000)))
-        self._catalogue: dict[str, list[str]] = {}
-        self.resize(520, 560)
-        history = runtime.history
+        return buttons
+
+    def _read_catalogue_or_explain(self) -> None:
+        """The series to offer, read from the history; without a usable history Start is off and the status says why."""
+        history = self.runtime.history
         if history is None or not history.ok:
             self.start_button.setEnabled(False)
             self.status.setText(tr("export.no_history", error=(history.error if history else None) or "—"))

@@ -209,8 +209,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "ctl.disabled_auto": {
         "ko": "자동 모드가 켜져 있어 수동 명령은 거부됩니다. 자동 모드 패널에서 기본 모드로 전환하세요.",
         "en": (
-            "The automatic mode is on, so commands by hand are refused. Switch to basic mode in the "
-            "automatic-mode panel."
+            "The automatic mode is on, so commands by hand are refused. Switch to basic mode in the automatic-mode panel."
         ),
     },
     "ctl.confirm.title": {"ko": "명령 확인", "en": "Confirm command"},
@@ -295,7 +294,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "src.gui": {"ko": "콘솔", "en": "console"},
     "src.mqtt": {"ko": "MQTT", "en": "MQTT"},
     "src.auto": {"ko": "자동", "en": "automatic"},
-    "src.raw": {"ko": "원시 기록", "en": "raw write"},
     "src.interlock": {"ko": "인터록", "en": "interlock"},
     "src.pms": {"ko": "PMS", "en": "PMS"},
     "ev.mode_changed": {"ko": "운전 모드: {mode}", "en": "operation mode: {mode}"},

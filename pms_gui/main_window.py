@@ -28,6 +28,7 @@ from PyQt5.QtWidgets import (
 from pms_core.automation.operation_manager import OperationStatus
 from pms_core.build_info import build_info
 from pms_core.bus import AlarmChanged, BrokerStateChanged
+from pms_core.devices import Device
 from pms_core.paths import bundle_dir, data_dir
 from pms_core.runtime import Runtime
 from pms_gui import i18n
@@ -41,11 +42,13 @@ from pms_gui.export_dialog import ExportDialog
 from pms_gui.i18n import Binder, tr
 from pms_gui.notify import AlarmNotifier
 from pms_gui.overview import OverviewPanel
+from pms_gui.palette import BROKER_COLOURS, STATE_COLOURS, SWITCHED_OFF
+from pms_gui.panels import FollowsClock, ShowsDevices, ShowsOperation, Translatable
 from pms_gui.registers import RegistersPanel
 from pms_gui.startup import StartupError, StartupShortcut
 from pms_gui.tasks import TaskSet
 from pms_gui.trends import TrendPanel
-from pms_gui.widgets import STATE_COLOURS, age_text
+from pms_gui.widgets import age_text
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +57,7 @@ DEFAULT_SIZE = (1880, 1000)
 SIDE_MIN_WIDTHS = (310, 375)  # px, BMS and PCS: their widest value lines (temperatures, energy today) in the font
 SCROLL_HINT_MAX = 480  # px, see DockScroll
 FIRST_RUN_SHARE = 0.95  # of the screen's available area, at most, for a first start (room for the frame)
-PANEL_CLASSES = {"BMS": BmsPanel, "PCS": PcsPanel, "DCDC": DcdcPanel}
-BROKER_COLOURS = {"connected": "#2e7d32", "connecting": "#c98a00", "disconnected": "#c62828"}
-BROKER_OFF_COLOUR = "#9e9e9e"  # MQTT left off on purpose (the demo without Mosquitto): grey, not an alarm red
+PANEL_CLASSES = {"PCS": PcsPanel, "DCDC": DcdcPanel}  # and BmsPanel, which is told whether there is a DC-DC
 
 
 def first_run_geometry(available: QRect, default: tuple[int, int] = DEFAULT_SIZE) -> tuple[QRect, bool]:
@@ -97,7 +98,7 @@ def scrolled(widget: QWidget) -> QScrollArea:
 
 
 def log_folder(log_file: str | None) -> Path:
-    """The folder of the log, as main.setup_logging places it: `logging.file`'s folder, else <data folder>/logs."""
+    """The folder of the log, as pms_core.logs.setup_logging places it: `logging.file`'s folder, else <data folder>/logs."""
     return Path(log_file).parent if log_file else data_dir() / "logs"
 
 
@@ -119,40 +120,9 @@ class MainWindow(QMainWindow):
         self.close_dialog: QMessageBox | None = None
         self.error_dialog: QMessageBox | None = None
         self.export_dialog: ExportDialog | None = None
-        self.setObjectName("pmsConsole")
-        info = build_info()  # the title says which version runs, and the variant when it is not the normal one
-        self.binder.bind(self.setWindowTitle, f"app.window_title.{info.variant}", version=info.shown_version)
-        self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks | QMainWindow.AllowNestedDocks)
-        self.setCorner(Qt.TopLeftCorner, Qt.LeftDockWidgetArea)
-        self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
-        self.setCorner(Qt.TopRightCorner, Qt.RightDockWidgetArea)
-        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
-
-        # panels
-        first_of_type: dict[str, str] = {}  # one dock per device type (a site has one of each)
-        for dev in runtime.devices.values():
-            first_of_type.setdefault(dev.type, dev.name)
-        self.device_panels: dict[str, DevicePanel] = {
-            name: PANEL_CLASSES[kind](runtime.devices[name].map) for kind, name in first_of_type.items()
-        }
-        self.trends = TrendPanel(runtime)
-        self.controls = ControlsPanel(runtime, self.tasks)
-        self.auto = AutoPanel(runtime)
-        self.events = EventsPanel(runtime)
-        self.registers = RegistersPanel(runtime)
-        self.overview = OverviewPanel(runtime, self.tasks)
-
-        # docks
-        self.docks: dict[str, QDockWidget] = {}
-        for kind in ("BMS", "PCS", "DCDC"):
-            if kind in first_of_type:
-                self._dock(f"dock.{kind.lower()}", f"dock_{kind.lower()}", self.device_panels[first_of_type[kind]])
-        self._dock("dock.overview", "dock_overview", self.overview).visibilityChanged.connect(self.overview.set_shown)
-        self._dock("dock.trends", "dock_trends", self.trends)
-        self._dock("dock.auto", "dock_auto", self.auto)
-        self._dock("dock.controls", "dock_controls", self.controls)
-        self._dock("dock.events", "dock_events", self.events)
-        self._dock("dock.registers", "dock_registers", self.registers)
+        self._frame()
+        self._panels()
+        self._docks()
         self.resize(*DEFAULT_SIZE)  # the default layout's proportions need the default size
         self._arrange()
         self.default_state = self.saveState(LAYOUT_VERSION)
@@ -164,19 +134,74 @@ class MainWindow(QMainWindow):
             self.fit_to_screen()
         self._tray_setup()
         self._notifier_setup()
+        self._wire()
+        self.bridge.replay()
+        self.tasks.spawn(self.trends.backfill(), "trend backfill")
+        self.tasks.spawn(self.events.load_recent(), "recent audit entries")
 
+    # --- building ------------------------------------------------------------------------------
+    def _frame(self) -> None:
+        """The window itself: its name, its title (the version, and the variant when it is not the normal one), how
+        docks may move, and the side dock areas running the full height."""
+        self.setObjectName("pmsConsole")
+        info = build_info()
+        self.binder.bind(self.setWindowTitle, f"app.window_title.{info.variant}", version=info.shown_version)
+        self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks | QMainWindow.AllowNestedDocks)
+        self.setCorner(Qt.TopLeftCorner, Qt.LeftDockWidgetArea)
+        self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
+        self.setCorner(Qt.TopRightCorner, Qt.RightDockWidgetArea)
+        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
+
+    def _panels(self) -> None:
+        """The docks' contents, and which of the update verbs (pms_gui.panels) each one takes."""
+        runtime = self.runtime
+        first_of_type: dict[str, Device] = {}  # one dock per device type (a site has one of each)
+        for dev in runtime.devices.values():
+            first_of_type.setdefault(dev.type, dev)
+        self.device_panels: dict[str, DevicePanel] = {dev.name: self._device_panel(dev) for dev in first_of_type.values()}
+        self.trends = TrendPanel(runtime)
+        self.controls = ControlsPanel(runtime, self.tasks)
+        self.auto = AutoPanel(runtime)
+        self.events = EventsPanel(runtime)
+        self.registers = RegistersPanel(runtime)
+        self.overview = OverviewPanel(runtime, self.tasks)
+        devices = list(self.device_panels.values())
+        self.device_viewers: list[ShowsDevices] = [*devices, self.registers, self.controls, self.overview]
+        self.operation_viewers: list[ShowsOperation] = [self.auto, self.controls, self.events, self.trends,
+                                                        *(p for p in devices if isinstance(p, BmsPanel))]  # fmt: skip
+        self.translatables: list[Translatable] = [*devices, self.trends, self.controls, self.auto, self.events,
+                                                  self.registers, self.overview]  # fmt: skip
+        self.clock_followers: list[FollowsClock] = [self.trends, self.auto]
+
+    def _device_panel(self, device: Device) -> DevicePanel:
+        if device.type == "BMS":  # without a DC-DC the gauge has no SOC-high rule to mark
+            return BmsPanel(device.map, device.name, has_dcdc=self.runtime.device_of_type("DCDC") is not None)
+        return PANEL_CLASSES[device.type](device.map, device.name)
+
+    def _docks(self) -> None:
+        """A dock per panel, named for the saved layouts; the device docks BMS, PCS, DC-DC, those the site has."""
+        self.docks: dict[str, QDockWidget] = {}
+        by_type = {self.runtime.devices[name].type: panel for name, panel in self.device_panels.items()}
+        for kind in ("BMS", "PCS", "DCDC"):
+            if kind in by_type:
+                self._dock(f"dock.{kind.lower()}", f"dock_{kind.lower()}", by_type[kind])
+        self._dock("dock.overview", "dock_overview", self.overview).visibilityChanged.connect(self.overview.set_shown)
+        self._dock("dock.trends", "dock_trends", self.trends)
+        self._dock("dock.auto", "dock_auto", self.auto)
+        self._dock("dock.controls", "dock_controls", self.controls)
+        self._dock("dock.events", "dock_events", self.events)
+        self._dock("dock.registers", "dock_registers", self.registers)
+
+    def _wire(self) -> None:
+        """The bridge's signals to the panels, through the verbs of pms_gui.panels; the event log's own by name."""
         b = self.bridge
         b.device_updated.connect(self._device_updated)
-        b.device_updated.connect(self.overview.show_view)
         b.operation_changed.connect(self._operation_changed)
         b.command_result.connect(self.events.command_result)
         b.link_changed.connect(self.events.link_changed)
         b.alarm_changed.connect(self.events.alarm_changed)
         b.broker_changed.connect(self._broker_changed)
         b.ticked.connect(self._ticked)
-        b.replay()
-        self.tasks.spawn(self.trends.backfill(), "trend backfill")
-        self.tasks.spawn(self.events.load_recent(), "recent audit entries")
 
     # --- layout --------------------------------------------------------------------------------
     def _dock(self, title_key: str, name: str, widget: QWidget) -> QDockWidget:
@@ -428,14 +453,10 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.clock_label)
         self._ticked(ClockTick(self.runtime.clock.now()))
 
-    # --- updates ---------------------------------------------------------------------------------
+    # --- updates: the protocol of pms_gui.panels -------------------------------------------------------------
     def _device_updated(self, view: DeviceView) -> None:
-        panel = self.device_panels.get(view.name)
-        if panel is not None:
+        for panel in self.device_viewers:
             panel.show_view(view)
-        self.registers.device_view(view)
-        if view.name in self.controls.groups:
-            self.controls.groups[view.name].show_view(view)
         self.device_views[view.name] = view
         self._status_device(view)
 
@@ -455,13 +476,8 @@ class MainWindow(QMainWindow):
         label.setProperty("link_state", state)
 
     def _operation_changed(self, status: OperationStatus) -> None:
-        self.auto.show_status(status)
-        self.controls.set_operation(status)
-        self.events.operation_changed(status)
-        self.trends.set_thresholds(status)
-        bms = next((p for p in self.device_panels.values() if isinstance(p, BmsPanel)), None)
-        if bms is not None:
-            bms.set_thresholds(status, has_dcdc=self.runtime.device_of_type("DCDC") is not None)
+        for panel in self.operation_viewers:
+            panel.show_operation(status)
         auto = f" · {tr(f'state.{status.auto.state}')}" if status.mode == "auto" else ""
         self.mode_label.setText(tr("status.mode", mode=tr(f"mode.{status.mode}")) + auto)
 
@@ -473,7 +489,7 @@ class MainWindow(QMainWindow):
     def _show_broker(self) -> None:
         event = self.broker_state
         if event is None and self.mqtt_off:
-            self.broker_label.setText(f"<span style='color:{BROKER_OFF_COLOUR}'>●</span> {tr('status.broker.off_demo')}")
+            self.broker_label.setText(f"<span style='color:{SWITCHED_OFF}'>●</span> {tr('status.broker.off_demo')}")
             self.broker_label.setToolTip(tr("status.broker.off_demo.tip"))
             return
         if event is None:
@@ -486,20 +502,18 @@ class MainWindow(QMainWindow):
 
     def _ticked(self, tick: ClockTick) -> None:
         self.clock_label.setText(datetime.fromtimestamp(tick.now).strftime("%Y-%m-%d %H:%M:%S"))
-        self.trends.sample(tick)
-        self.auto.tick(tick)
+        for panel in self.clock_followers:
+            panel.tick(tick)
 
     # --- language ------------------------------------------------------------------------------
     def set_language(self, lang: str) -> None:
         i18n.set_language(lang)
         self.language_actions[lang].setChecked(True)
         self.binder.retranslate()
-        for panel in self.device_panels.values():
+        for panel in self.translatables:
             panel.retranslate()
-        for part in (self.trends, self.controls, self.auto, self.events, self.registers):
-            part.retranslate()
         self._show_broker()
-        self.bridge.replay()
+        self.bridge.replay()  # show_operation and show_view anew, in the new language
         self.settings.setValue("language", lang)
 
     # --- errors and closing --------------------------------------------------------------------

@@ -49,22 +49,32 @@ from PyQt5.QtGui import (
 from PyQt5.QtWidgets import QBoxLayout, QWidget
 
 from pms_core.energy import total_key
-from pms_core.history_db import HistoryError
-from pms_core.history_query import HistoryReader
+from pms_core.history import HistoryError, HistoryReader
 from pms_core.runtime import Runtime
 from pms_gui import i18n
 from pms_gui.bridge import DeviceView
 from pms_gui.i18n import tr
+from pms_gui.palette import (
+    BAR_COLOURS,
+    BAR_TRACK,
+    DIM_LINE,
+    FAULT,
+    FLOW_COLOURS,
+    INK,
+    MUTED,
+    NODE_COLOURS,
+    PAPER,
+    SOC_TRACK,
+    STALE_FILL,
+)
 from pms_gui.tasks import TaskSet
-from pms_gui.widgets import DASH, GREY, num
+from pms_gui.widgets import DASH, num
 
 log = logging.getLogger(__name__)
 
 NEAR_ZERO_KW = 0.05  # below this a flow has no direction: a dim line, no arrow head
 WIDE_FLOW_MIN = 600  # px the diagram needs beside the bars (else they go below it)
 REFRESH_S = 60.0  # real seconds between reads of the energy bars while the panel is shown
-DIM = "#c5cad3"  # near-zero and stale lines, stale node borders
-INK = "#263238"
 DEVICE_TYPES = ("BMS", "PCS", "DCDC")
 
 
@@ -177,9 +187,7 @@ def with_kw(kw: float | None, absolute: bool = False) -> str:
     return f"{num(abs(kw) if absolute else kw)} kW"
 
 
-# --- the flow diagram ---------------------------------------------------------------------------------------------
-NODE_COLOURS = {"pv": "#ef6c00", "battery": "#1565c0", "pcs": "#6a1b9a", "ac": "#2e7d32"}
-FLOW_COLOURS = {"pv": "#ef6c00", "pcs_dc": "#6a1b9a", "ac": "#2e7d32"}
+# --- the flow diagram (its colours: palette.NODE_COLOURS, FLOW_COLOURS) -------------------------------------------
 NODE_TITLES = {"pv": "ov.node.pv", "battery": "ov.node.battery", "pcs": "ov.node.pcs", "ac": "ov.node.ac"}
 
 
@@ -237,7 +245,7 @@ class FlowDiagram(QWidget):
     def _flow(self, p: QPainter, key: str, flow: Flow, a: QPointF, b: QPointF, to_right: bool, font: QFont) -> None:
         """The line from `a` to `b`, its arrow head in the middle (towards `b` if `to_right`), its power above."""
         moving = flow.toward is not None
-        colour = QColor(FLOW_COLOURS[key] if moving else DIM)
+        colour = QColor(FLOW_COLOURS[key] if moving else DIM_LINE)
         p.setPen(QPen(colour, 3.0 if moving else 2.0, Qt.SolidLine if flow.fresh else Qt.DashLine, Qt.FlatCap))
         p.drawLine(a, b)
         mid = (a + b) / 2
@@ -255,16 +263,16 @@ class FlowDiagram(QWidget):
             font = QFont(font)
             font.setPointSizeF(max(font.pointSizeF() * 0.7, font.pointSizeF() * room / wide))
         p.setFont(font)
-        p.setPen(QColor(INK if moving else GREY))
+        p.setPen(QColor(INK if moving else MUTED))
         metrics = QFontMetricsF(font)
         th = metrics.height()
         shown = metrics.elidedText(text, Qt.ElideRight, room)
         p.drawText(QRectF(a.x(), mid.y() - 12 - th, b.x() - a.x(), th), Qt.AlignCenter, shown)
 
     def _node(self, p: QPainter, key: str, rect: QRectF, node: Node) -> None:
-        accent = QColor(NODE_COLOURS[key] if node.fresh else DIM)
+        accent = QColor(NODE_COLOURS[key] if node.fresh else DIM_LINE)
         p.setPen(QPen(accent, 2.0))
-        p.setBrush(QColor("#ffffff" if node.fresh else "#f3f4f6"))
+        p.setBrush(QColor(PAPER if node.fresh else STALE_FILL))
         p.drawRoundedRect(rect, 8.0, 8.0)
         inner = rect.adjusted(6, 3, -6, -3)
         base = self.font().pointSizeF()
@@ -273,7 +281,7 @@ class FlowDiagram(QWidget):
         value_font.setPointSizeF(base * 1.3)
         value_font.setBold(True)
         detail_font.setPointSizeF(base * 0.85)
-        rows = [(title_font, tr(NODE_TITLES[key]), GREY), (value_font, node.value, None), (detail_font, node.detail, GREY)]
+        rows = [(title_font, tr(NODE_TITLES[key]), MUTED), (value_font, node.value, None), (detail_font, node.detail, MUTED)]
         for font, text, _ in rows:  # a long mode name, a narrow box: smaller rather than cut, within reason
             wide = QFontMetricsF(font).horizontalAdvance(text)
             if wide > inner.width():
@@ -286,7 +294,7 @@ class FlowDiagram(QWidget):
         y = inner.top() + max(0.0, spare / 2)
         for (font, text, colour), height in zip(rows, heights, strict=True):
             p.setFont(font)
-            ink = GREY if not node.fresh else "#c62828" if node.alert and font is value_font else colour or INK
+            ink = MUTED if not node.fresh else FAULT if node.alert and font is value_font else colour or INK
             p.setPen(QColor(ink))
             shown = QFontMetricsF(font).elidedText(text, Qt.ElideRight, inner.width())
             p.drawText(QRectF(inner.left(), y, inner.width(), height), Qt.AlignCenter, shown)
@@ -294,7 +302,7 @@ class FlowDiagram(QWidget):
         if node.level is not None:
             track = QRectF(inner.left() + 4, min(y, inner.bottom() - bar), inner.width() - 8, bar)
             p.setPen(Qt.NoPen)
-            p.setBrush(QColor("#e3e7ee"))
+            p.setBrush(QColor(SOC_TRACK))
             p.drawRoundedRect(track, 2.5, 2.5)
             filled = QRectF(track.left(), track.top(), track.width() * max(0.0, min(100.0, node.level)) / 100, bar)
             p.setBrush(accent)
@@ -313,7 +321,7 @@ class Bar:
 
 # Which counter feeds which bar. The window's energy of a counter is what it counted in the window: the sum of its
 # increases; a drop (a device replaced, a counter reset) is a restart and never a negative bar
-# (`history_query.counter_increase`).
+# (`history.reader.counter_increase`).
 # - PV generated: the DC-DC's "금일 KWH 발전량" (today_kwh, input 30): a day counter, back to zero at the device's
 #   midnight. (Its lifetime total is two registers, MWh and kWh, kept in the history only as separate 1-minute
 #   aggregates, which cannot be added up exactly across the kWh wrap; the day counter needs no such sum.)
@@ -324,10 +332,10 @@ class Bar:
 # - AC delivered: the PCS's AC discharge counter (ac_discharge_energy_total): what it gave the farm load / grid.
 # The AC charge counter (what the PCS drew from the AC side to charge: the DC charge plus the losses) has no bar.
 BARS = (
-    Bar("pv", "DCDC", "today_kwh", True, "#ef6c00"),
-    Bar("charged", "PCS", total_key("dc_charge"), False, "#1565c0"),
-    Bar("discharged", "PCS", total_key("dc_discharge"), False, "#6a1b9a"),
-    Bar("delivered", "PCS", total_key("ac_discharge"), False, "#2e7d32"),
+    Bar("pv", "DCDC", "today_kwh", True, BAR_COLOURS["pv"]),
+    Bar("charged", "PCS", total_key("dc_charge"), False, BAR_COLOURS["charged"]),
+    Bar("discharged", "PCS", total_key("dc_discharge"), False, BAR_COLOURS["discharged"]),
+    Bar("delivered", "PCS", total_key("ac_discharge"), False, BAR_COLOURS["delivered"]),
 )
 PERIODS = (("today", 1), ("7d", 7), ("30d", 30))  # calendar days, today included
 ROW_MAX = 34.0  # px: a bar row's height at most
@@ -407,7 +415,7 @@ class EnergyBars(QWidget):
         col_w = (w - label_w - 8) / len(PERIODS)
         top = max(0.0, (h - header - row_h * len(self.bars)) / 2)  # centred when the dock is taller than the table
         p.setFont(small)
-        p.setPen(QColor(GREY))
+        p.setPen(QColor(MUTED))
         corner = QFontMetricsF(small).elidedText(self.corner_text(), Qt.ElideRight, label_w - 4)
         p.drawText(QRectF(0, top, label_w, header), Qt.AlignLeft | Qt.AlignVCenter, corner)
         p.setFont(bold)
@@ -435,13 +443,13 @@ class EnergyBars(QWidget):
         room = cell.width() - fm.horizontalAdvance(text) - 8  # the bar leaves room for its number
         length = 0.0 if not value or top <= 0 else max(2.0, room * value / top)
         p.setPen(Qt.NoPen)
-        p.setBrush(QColor("#eef1f5"))
+        p.setBrush(QColor(BAR_TRACK))
         p.drawRoundedRect(cell, 3, 3)
         if length > 0:
             p.setBrush(QColor(bar.colour))
             p.drawRoundedRect(QRectF(cell.left(), cell.top(), length, cell.height()), 3, 3)
         p.setFont(font)
-        p.setPen(QColor(INK if value is not None else GREY))
+        p.setPen(QColor(INK if value is not None else MUTED))
         p.drawText(QRectF(cell.left() + length + 4, cell.top(), cell.width(), cell.height()), Qt.AlignLeft | Qt.AlignVCenter,
                    text)  # fmt: skip
 
@@ -486,6 +494,7 @@ class OverviewPanel(QWidget):
             self.bars.retranslate()
 
     def retranslate(self) -> None:
+        self._language = i18n.language()
         self.flow.set_model(flow_model(self.views, self.flow.has_pv))
         self.bars.retranslate()
 

@@ -22,7 +22,8 @@ from pms_core.devices import Device
 from pms_core.runtime import Runtime
 from pms_gui.bridge import DeviceView
 from pms_gui.i18n import Binder, tr
-from pms_gui.widgets import GREY, age_text
+from pms_gui.palette import MUTED
+from pms_gui.widgets import age_text
 
 COLUMNS = ("reg.col.address", "reg.col.table", "reg.col.name", "reg.col.raw", "reg.col.value", "reg.col.unit",
            "reg.col.description")  # fmt: skip
@@ -80,7 +81,7 @@ class RegisterModel(QAbstractTableModel):
         if role == Qt.DisplayRole:
             return self.text(index.row(), index.column())
         if role == Qt.ForegroundRole and index.column() in (RAW, VALUE) and not self.fresh:
-            return QBrush(QColor(GREY))
+            return QBrush(QColor(MUTED))
         if role == Qt.TextAlignmentRole and index.column() in (0, RAW, VALUE):
             return int(Qt.AlignRight | Qt.AlignVCenter)
         return None
@@ -124,7 +125,7 @@ class RegistersPanel(QWidget):
             self.views[dev.name] = view
         row = QHBoxLayout()
         self.age = QLabel()
-        self.age.setStyleSheet(f"color: {GREY};")
+        self.age.setStyleSheet(f"color: {MUTED};")
         row.addWidget(self.age, 1)
         self.copied = QLabel()
         row.addWidget(self.copied)
@@ -137,7 +138,7 @@ class RegistersPanel(QWidget):
         QShortcut(QKeySequence.Copy, self, activated=self.copy)
         self.tabs.currentChanged.connect(lambda _i: self._refresh_current())
 
-    def device_view(self, view: DeviceView) -> None:
+    def show_view(self, view: DeviceView) -> None:
         """Only the visible table is redrawn; the others catch up when shown."""
         self.pending[view.name] = view
         if self.isVisible() and self.tabs.tabText(self.tabs.currentIndex()) == view.name:

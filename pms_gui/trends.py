@@ -20,10 +20,11 @@ import pyqtgraph as pg
 from PyQt5.QtWidgets import QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from pms_core.automation.operation_manager import OperationStatus
-from pms_core.history_query import HistoryReader
+from pms_core.history import HistoryReader
 from pms_core.runtime import Runtime
 from pms_gui.bridge import ClockTick
 from pms_gui.i18n import Binder, tr
+from pms_gui.palette import AXIS_INK, PAPER, SERIES_COLOURS, THRESHOLD_LINES, ZERO_LINE
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,10 @@ class Series:
 
 
 SERIES = (
-    Series("trend.soc", "BMS", "battery_soc", "#1565c0"),
-    Series("trend.battery_power", "BMS", "battery_power", "#6a1b9a"),
-    Series("trend.pv_power", "DCDC", "input_power", "#ef6c00"),
-    Series("trend.ac_power", "PCS", "ac_active_power", "#2e7d32"),
+    Series("trend.soc", "BMS", "battery_soc", SERIES_COLOURS["battery_soc"]),
+    Series("trend.battery_power", "BMS", "battery_power", SERIES_COLOURS["battery_power"]),
+    Series("trend.pv_power", "DCDC", "input_power", SERIES_COLOURS["input_power"]),
+    Series("trend.ac_power", "PCS", "ac_active_power", SERIES_COLOURS["ac_active_power"]),
 )
 
 
@@ -94,6 +95,16 @@ class TrendPanel(QWidget):
         self._since_redraw = 0
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(self._window_bar())
+        self.graphics = self._charts()
+        layout.addWidget(self.graphics, 1)
+        self.curves = self._curves()
+        self.threshold_lines = self._threshold_lines()
+        self.follow()
+
+    # --- building ----------------------------------------------------------------------------
+    def _window_bar(self) -> QHBoxLayout:
+        """The bar above the charts: the window's buttons (10 min ... 7 days), pause and follow."""
         bar = QHBoxLayout()
         label = QLabel()
         self.binder.bind(label.setText, "trend.window")
@@ -117,46 +128,54 @@ class TrendPanel(QWidget):
         self.binder.bind(follow.setText, "trend.follow")
         follow.clicked.connect(self.follow)
         bar.addWidget(follow)
-        layout.addLayout(bar)
+        return bar
 
-        pg.setConfigOptions(antialias=False, background="w", foreground="#37474f")
-        self.graphics = pg.GraphicsLayoutWidget()
-        layout.addWidget(self.graphics, 1)
-        self.soc_plot = self.graphics.addPlot(row=0, col=0, axisItems={"bottom": pg.DateAxisItem()})
-        self.power_plot = self.graphics.addPlot(row=1, col=0, axisItems={"bottom": pg.DateAxisItem()})
+    def _charts(self) -> pg.GraphicsLayoutWidget:
+        """The SOC chart over the power chart, one time axis for both, their legends, the power chart's 0 kW line."""
+        pg.setConfigOptions(antialias=False, background=PAPER, foreground=AXIS_INK)
+        graphics = pg.GraphicsLayoutWidget()
+        self.soc_plot = graphics.addPlot(row=0, col=0, axisItems={"bottom": pg.DateAxisItem()})
+        self.power_plot = graphics.addPlot(row=1, col=0, axisItems={"bottom": pg.DateAxisItem()})
         self.power_plot.setXLink(self.soc_plot)
         self.soc_plot.setYRange(0, 100, padding=0.02)
         self.soc_plot.getAxis("bottom").setStyle(showValues=False)
-        self.graphics.ci.layout.setRowStretchFactor(0, 1)
-        self.graphics.ci.layout.setRowStretchFactor(1, 1)
+        graphics.ci.layout.setRowStretchFactor(0, 1)
+        graphics.ci.layout.setRowStretchFactor(1, 1)
         self.legend = self.power_plot.addLegend(offset=(10, 5))
         self.soc_legend = self.soc_plot.addLegend(offset=(10, 5))
-        self.curves: list[pg.PlotDataItem] = []
-        for series in SERIES:
-            plot = self.soc_plot if series.value == "battery_soc" else self.power_plot
-            present = runtime.device_of_type(series.device_type) is not None  # no PV curve without a DC-DC
-            name = tr(series.key) if present else None
-            curve = plot.plot(pen=pg.mkPen(series.colour, width=1), name=name, connect="finite")
-            curve.setVisible(present)
-            self.curves.append(curve)
-        for plot in (self.soc_plot, self.power_plot):
+        for plot in (self.soc_plot, self.power_plot):  # curves added later take these too (PlotItem.addItem)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setMouseEnabled(x=True, y=False)
-        self.power_plot.addLine(y=0, pen=pg.mkPen("#b0bec5", width=1))
-        self.threshold_lines = {
+        self.power_plot.addLine(y=0, pen=pg.mkPen(ZERO_LINE, width=1))
+        return graphics
+
+    def _curves(self) -> list[pg.PlotDataItem]:
+        """A curve per series on its chart; hidden, and not in the legend, without its device (no PV without a DC-DC)."""
+        curves = []
+        for series in SERIES:
+            plot = self.soc_plot if series.value == "battery_soc" else self.power_plot
+            present = self.runtime.device_of_type(series.device_type) is not None
+            name = tr(series.key) if present else None
+            curve = plot.plot(pen=pg.mkPen(series.colour, width=1), name=name, connect="finite")
+            curve.setVisible(present)
+            curves.append(curve)
+        return curves
+
+    def _threshold_lines(self) -> dict[str, pg.InfiniteLine]:
+        """The SOC thresholds as dashed lines on the SOC chart (placed by `show_operation`)."""
+        lines = {
             key: self.soc_plot.addLine(y=50, pen=pg.mkPen(colour, width=1, style=pg.QtCore.Qt.DashLine))
-            for key, colour in (("soc_low_threshold", "#e53935"), ("soc_charge_stop_threshold", "#f9a825"),
-                                ("soc_high_threshold", "#1e88e5"))
-        }  # fmt: skip
+            for key, colour in THRESHOLD_LINES.items()
+        }
         # Without a DC-DC there is no SOC-high rule: no line for it.
-        self.threshold_lines["soc_high_threshold"].setVisible(runtime.device_of_type("DCDC") is not None)
-        self.follow()
+        lines["soc_high_threshold"].setVisible(self.runtime.device_of_type("DCDC") is not None)
+        return lines
 
     # --- data ------------------------------------------------------------------------------
-    def sample(self, tick: ClockTick) -> None:
-        """One sample a second of every series; NaN where the device's data is not fresh."""
+    def tick(self, tick: ClockTick) -> None:
+        """Once a second: a sample of every series; NaN where the device's data is not fresh."""
         row = []
         for series in SERIES:
             dev = self.runtime.device_of_type(series.device_type)
@@ -195,7 +214,8 @@ class TrendPanel(QWidget):
         self.redraw()
         return len(t) - len(live_t)
 
-    def set_thresholds(self, status: OperationStatus) -> None:
+    def show_operation(self, status: OperationStatus) -> None:
+        """The threshold lines where the thresholds are."""
         for key, line in self.threshold_lines.items():
             line.setValue(status.thresholds[key])
 

@@ -12,10 +12,8 @@ from PyQt5.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayou
 from pms_core.registers import DeviceMap
 from pms_gui.bridge import DeviceView
 from pms_gui.i18n import Binder, tr
+from pms_gui.palette import INK, MUTED, SOC_BANDS, STALE_BAND, STATE_COLOURS
 
-GREY = "#8a8f98"
-SEVERITY_COLOURS = {"info": "#2f6fb3", "warning": "#c98a00", "fault": "#c62828"}
-STATE_COLOURS = {"online": "#2e7d32", "stale": "#c98a00", "offline": "#c62828"}
 DASH = "—"
 
 
@@ -63,7 +61,7 @@ class ValueGrid(QWidget):
             col, row = divmod(i, rows)
             name = QLabel()
             self.binder.bind(name.setText, key)
-            name.setStyleSheet(f"color: {GREY};")
+            name.setStyleSheet(f"color: {MUTED};")
             value = QLabel(DASH)
             value.setObjectName(f"value:{key}")
             value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
@@ -98,7 +96,7 @@ class ValueGrid(QWidget):
         return self._fresh
 
     def _style(self, key: str) -> None:
-        colour = self._colours[key] if self._fresh else GREY
+        colour = self._colours[key] if self._fresh else MUTED
         self.values[key].setStyleSheet(f"color: {colour};" if colour else "")
 
 
@@ -116,18 +114,22 @@ class LinkBanner(QLabel):
         state = tr(f"link.{view.shown_state}")
         text = f"<b>{view.name}</b> &nbsp; <span style='color:{colour}'>● {state}</span>"
         if not view.fresh:
-            text += f" &nbsp; <span style='color:{GREY}'>{tr('stale.note', state=state, age=age_text(view.age))}</span>"
+            text += f" &nbsp; <span style='color:{MUTED}'>{tr('stale.note', state=state, age=age_text(view.age))}</span>"
             if view.error:
-                text += f"<br><span style='color:{GREY}'>{view.error}</span>"
+                text += f"<br><span style='color:{MUTED}'>{view.error}</span>"
         if self.text() != text:
             self.setText(text)
 
 
 class DevicePanel(QWidget):
-    """A device dock's content: banner + one or more value grids; greys out when the data is not fresh."""
+    """A device dock's content: banner + one or more value grids; greys out when the data is not fresh.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    Fed through `show_view` (pms_gui.panels) with every device's view, it shows those of `device_name`: the banner
+    and the greying always, `render_state` (what needs no data) always, `render` once there is data."""
+
+    def __init__(self, device_name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.device_name = device_name
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(8, 6, 8, 6)
         self.banner = LinkBanner()
@@ -142,15 +144,22 @@ class DevicePanel(QWidget):
         return grid
 
     def show_view(self, view: DeviceView) -> None:
+        if view.name != self.device_name:
+            return
         self.view = view
         self.banner.show_view(view)
         for grid in self.grids:
             grid.set_fresh(view.fresh)
         if view.snapshot is not None:
             self.render(view)
+        self.render_state(view)
 
     def render(self, view: DeviceView) -> None:
+        """The device's data (the view has a snapshot)."""
         raise NotImplementedError
+
+    def render_state(self, view: DeviceView) -> None:
+        """What the dock shows of the view with or without data, beyond the banner and the greying."""
 
     def retranslate(self) -> None:
         for grid in self.grids:
@@ -162,7 +171,7 @@ class DevicePanel(QWidget):
 def separator() -> QFrame:
     line = QFrame()
     line.setFrameShape(QFrame.HLine)
-    line.setStyleSheet(f"color: {GREY};")
+    line.setStyleSheet(f"color: {MUTED};")
     return line
 
 
@@ -204,10 +213,11 @@ class SocGauge(QWidget):
         width = max(10.0, side / 12)
         t = self.thresholds
         low, stop, high = t.get("low", 10.0), t.get("stop", 25.0), t.get("high", 90.0)
-        bands = [(0, low, "#e57373"), (low, stop, "#ffd54f"), (stop, high, "#81c784"), (high, 100, "#64b5f6")]
+        bands = [(0, low, SOC_BANDS["low"]), (low, stop, SOC_BANDS["stop"]), (stop, high, SOC_BANDS["normal"]),
+                 (high, 100, SOC_BANDS["high"])]  # fmt: skip
         band_rect = rect.adjusted(width / 2, width / 2, -width / 2, -width / 2)
         for a, b, colour in bands:
-            pen = QPen(QColor(colour if self.fresh else "#d0d0d0"), width, Qt.SolidLine, Qt.FlatCap)
+            pen = QPen(QColor(colour if self.fresh else STALE_BAND), width, Qt.SolidLine, Qt.FlatCap)
             p.setPen(pen)
             p.drawArc(band_rect, int(self._angle(a) * 16), int((self._angle(b) - self._angle(a)) * 16))
         centre = rect.center()
@@ -216,7 +226,7 @@ class SocGauge(QWidget):
         if self.soc is not None:
             inset = width * 1.5
             inner = rect.adjusted(inset, inset, -inset, -inset)
-            pen = QPen(QColor("#263238" if self.fresh else GREY), width * 0.45, Qt.SolidLine, Qt.RoundCap)
+            pen = QPen(QColor(INK if self.fresh else MUTED), width * 0.45, Qt.SolidLine, Qt.RoundCap)
             p.setPen(pen)
             p.drawArc(inner, int(self.START * 16), int((self._angle(self.soc) - self.START) * 16))
         # threshold ticks across the band, their values outside it
@@ -227,7 +237,7 @@ class SocGauge(QWidget):
         for value in (low, stop, high):
             rad = math.radians(self._angle(value))
             cos, sin = math.cos(rad), -math.sin(rad)
-            p.setPen(QPen(QColor("#263238"), 3))
+            p.setPen(QPen(QColor(INK), 3))
             r0, r1 = radius - width - 3, radius + 3
             p.drawLine(
                 int(centre.x() + cos * r0),
@@ -242,13 +252,13 @@ class SocGauge(QWidget):
         big.setPointSizeF(max(14.0, side / 7.5))
         big.setBold(True)
         p.setFont(big)
-        p.setPen(QColor("#263238" if self.fresh else GREY))
+        p.setPen(QColor(INK if self.fresh else MUTED))
         text = DASH if self.soc is None else f"{self.soc:.1f}%"
         p.drawText(QRectF(rect.left(), centre.y() - side / 8, rect.width(), side / 4), Qt.AlignCenter, text)
         label = QFont(self.font())
         label.setPointSizeF(max(8.0, side / 18))
         p.setFont(label)
-        p.setPen(QColor(GREY))
+        p.setPen(QColor(MUTED))
         p.drawText(QRectF(rect.left(), centre.y() + side / 8, rect.width(), side / 8), Qt.AlignCenter, "SOC")
         p.end()
 
@@ -257,10 +267,11 @@ class SocGauge(QWidget):
         """The bands in words; without a DC-DC there is no SOC-high rule, so no band says there is."""
         swatch = "<span style='color:{c}'>■</span> {t}"
         bands = [
-            ("#e57373", f"&lt; {low:g} {tr('gauge.low')}"),
-            ("#ffd54f", f"{low:g}–{stop:g} {tr('gauge.stop')}"),
-            ("#81c784", f"{stop:g}–{high:g} {tr('gauge.normal')}" if has_dcdc else f"&gt; {stop:g} {tr('gauge.normal')}"),
-        ]
+            (SOC_BANDS["low"], f"&lt; {low:g} {tr('gauge.low')}"),
+            (SOC_BANDS["stop"], f"{low:g}–{stop:g} {tr('gauge.stop')}"),
+            (SOC_BANDS["normal"],
+             f"{stop:g}–{high:g} {tr('gauge.normal')}" if has_dcdc else f"&gt; {stop:g} {tr('gauge.normal')}"),
+        ]  # fmt: skip
         if has_dcdc:
-            bands.append(("#64b5f6", f"&gt; {high:g} {tr('gauge.high')}"))
+            bands.append((SOC_BANDS["high"], f"&gt; {high:g} {tr('gauge.high')}"))
         return " &nbsp; ".join(swatch.format(c=c, t=t) for c, t in bands)

@@ -1,45 +1,30 @@
-"""Shared fixtures: configs on free loopback ports, the simulator and the PMS runtime over real TCP."""
+"""Shared fixtures: configs on free loopback ports, the simulator and the PMS runtime over real TCP, a broker, Qt.
+
+Only fixtures live here; what tests import is in tests/helpers/.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-import yaml
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The repository first on the path, so that the product and `tests.helpers` import however pytest is started.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import qasync
 
-import qasync  # noqa: E402
-
-from pms_core.clock import Clock  # noqa: E402
-from pms_core.config import LoadedConfig, load_config  # noqa: E402
-from pms_core.energy import local_midnight  # noqa: E402
-from pms_core.runtime import Runtime  # noqa: E402
-from pms_core.simulator import PlantParams, Simulator  # noqa: E402
-from pms_gui import i18n  # noqa: E402
-from tests.broker import Mosquitto, free_port  # noqa: E402
-
-
-def write_config(directory: Path, *, poll_interval: float = 0.2, devices: list[dict] | None = None, **sections) -> Path:
-    """A config for BMS, PCS and DC-DC on free loopback ports (or the given devices)."""
-    if devices is None:
-        devices = [
-            {"name": f"한자연_{t}", "type": t, "ip": "127.0.0.1", "port": free_port(), "poll_interval": poll_interval}
-            for t in ("BMS", "PCS", "DCDC")
-        ]
-    # Never the machine's own broker on 1883: a free port where nothing listens, unless a test names one.
-    sections.setdefault("mqtt", {"port": free_port()})
-    path = directory / "config.yml"
-    path.write_text(yaml.safe_dump({"devices": devices, **sections}, allow_unicode=True), encoding="utf-8")
-    return path
+from pms_core.clock import Clock
+from pms_core.config import LoadedConfig, load_config
+from pms_gui import i18n
+from tests.helpers.broker import Mosquitto
+from tests.helpers.configs import write_config
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import no_tasks_left
 
 
 @pytest.fixture(autouse=True)
@@ -60,87 +45,12 @@ def loaded(config_path: Path) -> LoadedConfig:
     return load_config(config_path)
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float, what: str = "condition") -> float:
-    """Wait until `predicate()` holds; returns the seconds it took, fails the test on timeout."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - start
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str = "condition") -> None:
-    """wait_for for a test that runs no event loop of its own (the PMS in another thread or process)."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.001)
-
-
-class Plant:
-    """The simulator and the PMS runtime on one clock, started and stopped together."""
-
-    def __init__(
-        self,
-        loaded: LoadedConfig,
-        clock: Clock,
-        params: PlantParams | None = None,
-        sim_clock: Clock | None = None,
-        mqtt: bool = False,
-        without: tuple[str, ...] = (),
-    ) -> None:
-        """`without`: optional blocks the simulated devices lack (`pms_core.simulator.OPTIONS`)."""
-        self.clock = clock
-        self.sim = Simulator(loaded, sim_clock or clock, params, without=without)
-        self.runtime = Runtime(loaded, clock, mqtt=mqtt)
-
-    async def __aenter__(self) -> Plant:
-        await self.sim.start()
-        await self.runtime.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.runtime.stop()
-        await self.sim.stop()
-
-    def device(self, type_: str):
-        return self.runtime.device_of_type(type_)
-
-    def name(self, type_: str) -> str:
-        return self.device(type_).name
-
-    def writes(self) -> list[tuple[str, int, int]]:
-        """What the simulated devices accepted, in order: (device type, address, value)."""
-        return [(t, a, v) for _, t, a, v in self.sim.plant.writes]
-
-    async def all_online(self, timeout: float = 5.0) -> None:
-        await wait_for(lambda: all(d.state == "online" for d in self.runtime.devices.values()), timeout, "all online")
-
-
-def today_at(hour: float = 0.0) -> float:
-    """Epoch seconds of `hour` o'clock today, local time (where accelerated clocks start)."""
-    return local_midnight(time.time()) + hour * 3600
-
-
-def auto_plant(tmp_path, speed: float, poll: float, hour: float = 9, params: PlantParams | None = None,
-               stale_real: float = 0.1, **auto) -> Plant:  # fmt: skip
-    """`stale_real`: seconds of real time without data before the BMS is stale (at least 6 polls)."""
-    stale = max(poll * 6, stale_real * speed)
-    devices = [
-        {"name": f"대실마을_{t}", "type": t, "ip": "127.0.0.1", "port": p, "poll_interval": poll, "stale_after": stale}
-        for t, p in zip(("BMS", "PCS", "DCDC"), (free_port() for _ in range(3)), strict=False)
-    ]
-    loaded = load_config(write_config(tmp_path, devices=devices, auto_mode=auto), plant_speed=speed)
-    return Plant(loaded, Clock(speed, start=today_at(hour)), params or PlantParams())
-
-
 @pytest.fixture
-async def plant(loaded: LoadedConfig):
-    async with Plant(loaded, Clock()) as p:
-        await p.all_online()
-        yield p
+async def site(loaded: LoadedConfig):
+    """A simulated site on the `loaded` config, in real time, every device online."""
+    async with SimulatedSite(loaded, Clock()) as s:
+        await s.all_online()
+        yield s
 
 
 @pytest.fixture
@@ -180,11 +90,15 @@ async def no_leaked_tasks():
     await no_tasks_left()
 
 
-async def no_tasks_left() -> None:
-    current = asyncio.current_task()
-    for _ in range(50):
-        left = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
-        if not left:
-            return
-        await asyncio.sleep(0.01)
-    pytest.fail(f"tasks left running: {[t.get_name() for t in left]}")
+@pytest.fixture(autouse=True)
+def declared_markers(request: pytest.FixtureRequest) -> None:
+    """A test that takes a simulated site, a broker or Qt carries the marker that says so (pyproject.toml), so that
+    `pytest -m "not tcp and not broker and not gui and not slow"` leaves it out."""
+    needs = {"site": "tcp", "broker": "broker", "secure_broker": "broker", "run_qt": "gui", "qtbot": "gui", "qapp": "gui"}
+    missing: dict[str, str] = {}
+    for fixture, marker in needs.items():
+        if fixture in request.fixturenames and not request.node.get_closest_marker(marker):
+            missing.setdefault(marker, fixture)
+    if missing:
+        what = ", ".join(f"`{m}` (it takes `{f}`)" for m, f in sorted(missing.items()))
+        pytest.fail(f"mark this test or its module {what}: pytestmark = ... or @pytest.mark.<name>")

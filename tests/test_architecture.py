@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers.paths import ROOT
 
 
 def imports(path: Path) -> set[str]:
@@ -20,6 +20,11 @@ def imports(path: Path) -> set[str]:
 
 
 CORE = sorted((ROOT / "pms_core").rglob("*.py"))
+PRODUCT = sorted([*CORE, *(ROOT / "pms_gui").rglob("*.py")])  # pms_sim, the simulator, is a sibling, not the product
+
+
+def users_of(module: str) -> set[str]:
+    return {p.relative_to(ROOT).as_posix() for p in PRODUCT if module in imports(p)}
 
 
 def test_the_core_imports_no_qt():
@@ -27,6 +32,10 @@ def test_the_core_imports_no_qt():
     assert offenders == []
 
 
-def test_only_the_link_and_the_simulator_servers_import_pymodbus():
-    users = {str(p.relative_to(ROOT)) for p in CORE if "pymodbus" in imports(p)}
-    assert users == {"pms_core/modbus.py", "pms_core/simulator/server.py"}
+def test_in_the_product_only_the_link_imports_pymodbus():
+    assert users_of("pymodbus") == {"pms_core/modbus.py"}  # pms_sim's servers may: they are the plant, not the PMS
+
+
+def test_the_core_never_imports_the_simulator_and_the_console_only_for_demo_and_selftest():
+    # main.py's --simulate hands the core pms_sim's plant; in the console, --demo and --selftest start one.
+    assert users_of("pms_sim") == {"pms_gui/boot.py", "pms_gui/demo.py", "pms_gui/selftest.py"}

@@ -5,18 +5,25 @@ from __future__ import annotations
 import itertools
 from datetime import datetime
 
+import pytest
+
 from pms_core.bus import AlarmChanged
 from pms_core.clock import Clock
 from pms_core.config import load_config
 from pms_core.runtime import Runtime
-from pms_core.simulator import PlantParams
-from tests.conftest import Plant, auto_plant, today_at, wait_for, write_config
+from pms_sim import PlantParams
+from tests.helpers.configs import auto_site, today_at, write_config
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for
+
+pytestmark = pytest.mark.tcp
 
 START_SEQUENCE = [("PCS", 21), ("PCS", 24), ("DCDC", 100), ("DCDC", 107)]
 LATE = 30.0  # plant seconds a timed write may come late at 1200x (25 ms of real time)
 CHARGE_CYCLE = [("PCS", 20), ("PCS", 21), ("PCS", 1), ("PCS", 22), ("PCS", 20), ("PCS", 24)]
 
 
+@pytest.mark.slow
 async def test_a_full_day_runs_start_soc_high_cycles_and_the_charge_cycle(tmp_path):
     """06:00 to the evening at 1200x: the exact order and spacing of the writes the devices receive."""
     interval, standby = 60.0, 600.0
@@ -24,8 +31,8 @@ async def test_a_full_day_runs_start_soc_high_cycles_and_the_charge_cycle(tmp_pa
     # Stale only after 1 s of real time: at 1200x a 0.1 s hiccup of a loaded CI machine is 2 plant minutes, and
     # the HOLD (stale BMS or PCS) or the skipped DC-DC step (stale DC-DC) it would cause, correct reactions
     # covered by their own tests, would change the sequence.
-    plant = auto_plant(tmp_path, 1200, 20, hour=6, params=params, stale_real=1.0, command_interval=interval,
-                       dcdc_standby_time=standby)  # fmt: skip
+    plant = auto_site(tmp_path, 1200, 20, hour=6, params=params, stale_real=1.0, command_interval=interval,
+                      dcdc_standby_time=standby)  # fmt: skip
     async with plant:
         await plant.all_online()
         op = plant.runtime.operation
@@ -58,8 +65,9 @@ async def test_a_full_day_runs_start_soc_high_cycles_and_the_charge_cycle(tmp_pa
     print(f"{len(cycles) // 2} SOC-high cycles; charge cycle at {datetime.fromtimestamp(times[-6]):%H:%M}")
 
 
+@pytest.mark.slow
 async def test_stale_bms_during_low_soc_holds_every_pcs_write_until_it_returns(tmp_path):
-    plant = auto_plant(tmp_path, 50, 1, params=PlantParams(initial_soc=30), command_interval=5)
+    plant = auto_site(tmp_path, 50, 1, params=PlantParams(initial_soc=30), command_interval=5)
     alarms: list[AlarmChanged] = []
     async with plant:
         plant.runtime.bus.subscribe(AlarmChanged, alarms.append)
@@ -86,7 +94,7 @@ async def test_stale_bms_during_low_soc_holds_every_pcs_write_until_it_returns(t
 
 
 async def test_a_device_that_refuses_writes_gets_one_retry_then_fault(tmp_path):
-    plant = auto_plant(tmp_path, 50, 1, command_interval=5)
+    plant = auto_site(tmp_path, 50, 1, command_interval=5)
     async with plant:
         await plant.all_online()
         plant.sim.devices[plant.name("PCS")].reject_writes = "injected refusal"
@@ -101,7 +109,7 @@ async def test_a_device_that_refuses_writes_gets_one_retry_then_fault(tmp_path):
 
 
 async def test_start_is_refused_against_a_faulted_pcs_and_basic_mode_can_reset_it(tmp_path):
-    plant = auto_plant(tmp_path, 1, 0.2)
+    plant = auto_site(tmp_path, 1, 0.2)
     async with plant:
         await plant.all_online()
         plant.sim.set_bits(plant.name("PCS"), "trip_1", 1)  # as at the sites: STATE1 bit 14 with TRIP1 = 1
@@ -144,7 +152,7 @@ async def test_modes_thresholds_and_their_persistence(tmp_path, data_folder):
 
 
 async def test_resume_on_start_restores_auto_and_runs_the_start_sequence(tmp_path):
-    plant = auto_plant(tmp_path, 20, 1, resume_on_start=True, command_interval=5)
+    plant = auto_site(tmp_path, 20, 1, resume_on_start=True, command_interval=5)
     async with plant:
         await plant.all_online()
         assert (
@@ -152,7 +160,7 @@ async def test_resume_on_start_restores_auto_and_runs_the_start_sequence(tmp_pat
         )
         await wait_for(lambda: plant.runtime.auto.machine.state == "NORMAL", 10, "running")
     loaded = plant.runtime.loaded
-    again = Plant(loaded, Clock(20, start=today_at(10)))
+    again = SimulatedSite(loaded, Clock(20, start=today_at(10)))
     async with again:
         await wait_for(lambda: again.runtime.auto.machine.state == "NORMAL", 15, "resumed")
         assert again.runtime.operation.mode == "auto"
@@ -160,7 +168,7 @@ async def test_resume_on_start_restores_auto_and_runs_the_start_sequence(tmp_pat
 
 
 async def test_start_is_refused_when_the_charging_power_is_above_the_pcs_rating(tmp_path):
-    plant = auto_plant(tmp_path, 1, 0.2, charging_power=40)  # accepted by config.yml; the simulated PCS reads 30 kW
+    plant = auto_site(tmp_path, 1, 0.2, charging_power=40)  # accepted by config.yml; the simulated PCS reads 30 kW
     async with plant:
         await plant.all_online()
         op = plant.runtime.operation

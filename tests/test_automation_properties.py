@@ -6,12 +6,15 @@ command (acknowledged or refused); after every input the invariants of the inter
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from pms_core.automation import state_machine as sm
 from pms_core.interlocks import RULES, Active, due, enforcement
+
+pytestmark = pytest.mark.slow
 
 CTX = sm.Context(
     soc_high_threshold=88, soc_low_threshold=5, soc_charge_stop_threshold=25, dcdc_standby_time=30,
@@ -100,7 +103,7 @@ class Automation(RuleBasedStateMachine):
         if ok:
             self.last_ack = self.now
             self.feed(sm.Written(self.now))
-            if dict(issue.step.params).get("mode") == "stop" and issue.step.device == "PCS":
+            if dict(issue.step.params).get("mode") == "stop" and issue.step.device_type == "PCS":
                 self.pcs_stopped = True
         self.feed(sm.Done(issue.token, ok, None if ok else "refused", self.now if ok else None))
 
@@ -133,11 +136,11 @@ class Automation(RuleBasedStateMachine):
         mode = dict(step.params).get("mode")
         assert not obs.fire and not obs.bms_fault, f"{step.label} issued with a fire or a BMS fault"
         assert not obs.blind, f"{step.label} issued on stale data: {obs.blind}"
-        if step.device == "DCDC":
+        if step.device_type == "DCDC":
             assert not obs.dcdc_stale, f"{step.label} issued to a stale DC-DC"
             assert not obs.dcdc_fault or mode == "reset", f"{step.label} issued to a tripped DC-DC"
         if obs.pcs_fault:
-            assert (step.device, mode) not in ENERGIZING, f"{step.label} issued to a faulted PCS"
+            assert (step.device_type, mode) not in ENERGIZING, f"{step.label} issued to a faulted PCS"
         if self.last_ack is not None:
             first = self.m.index == 0
             needed = CTX.command_interval if first or step.gap is None else step.gap

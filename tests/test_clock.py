@@ -16,7 +16,9 @@ from pms_core.clock import REAL_CLOCK, Clock, parse_iso
 from pms_core.config import load_config
 from pms_core.energy import KEPT_DAYS, DailyCounters
 from pms_core.mqtt import messages
-from tests.conftest import Plant, wait_for, write_config
+from tests.helpers.configs import write_config
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for
 
 HOUR = 3600.0
 MIDNIGHT = datetime(2025, 5, 2).timestamp()  # local midnight between 1 and 2 May (no daylight-saving change near it)
@@ -82,11 +84,12 @@ async def test_the_accelerated_clock_is_plant_time_whatever_the_wall_clock_does(
     assert parse_iso(clock.iso()) == pytest.approx(clock.now(), abs=3600 * 0.05)
 
 
+@pytest.mark.tcp
 async def test_ages_and_freshness_do_not_change_when_the_wall_clock_jumps(tmp_path):
     wall = Wall()
     clock = Clock(wall=wall)
     loaded = load_config(write_config(tmp_path))  # polled every 0.2 s, stale after 0.6 s
-    async with Plant(loaded, clock) as plant:  # the simulator shares the clock, as in the demo
+    async with SimulatedSite(loaded, clock) as plant:  # the simulator shares the clock, as in the demo
         await plant.all_online()
         pcs = plant.device("PCS")
         await wait_for(lambda: pcs.snapshot is not None, 2, "a PCS reading")
@@ -150,11 +153,12 @@ def test_a_jump_back_further_than_the_kept_days_starts_that_day_from_its_first_r
     assert day.today(MIDNIGHT + 2 * 24 * HOUR + 21 * HOUR, {"ac_charge": 128.0}) == {"ac_charge": 8.0}
 
 
+@pytest.mark.tcp
 async def test_the_pcs_today_restarts_over_tcp_when_the_wall_clock_is_moved_past_midnight(tmp_path):
     wall = Wall(at=MIDNIGHT - 60)  # 23:59 on 1 May
     clock = Clock(wall=wall)
     loaded = load_config(write_config(tmp_path))
-    async with Plant(loaded, clock) as plant:  # the simulator advances on the same clock; the PCS stands still
+    async with SimulatedSite(loaded, clock) as plant:  # the simulator advances on the same clock; the PCS stands still
         await plant.all_online()
         pcs, counters = plant.device("PCS"), plant.sim.plant.pcs.energy
         readings: list[Snapshot] = []

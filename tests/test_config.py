@@ -5,13 +5,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from pms_core.config import ConfigError, load_config
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers.paths import ROOT
 
 GOOD_DEVICE = '{name: "한자연_BMS", type: "BMS", ip: 127.0.0.1, port: 15020}'
 ONE = f"devices: [{GOOD_DEVICE}]\n"

@@ -19,15 +19,17 @@ from PyQt5.QtWidgets import QApplication, QMessageBox
 import main_gui_integrated
 from pms_core.clock import REAL_CLOCK
 from pms_core.config import load_config
+from pms_gui import boot, i18n
 from pms_gui import demo as demo_module
-from pms_gui import i18n
 from pms_gui.app import ErrorReporter
 from pms_gui.demo import DEMO_HOUR, Demo
 from pms_gui.main_window import MainWindow
-from tests.broker import Recorder, mosquitto_binary
-from tests.conftest import ROOT, wait_for, wait_until, write_config
+from tests.helpers.broker import Recorder, mosquitto_binary
+from tests.helpers.configs import write_config
+from tests.helpers.mqtt import B
+from tests.helpers.paths import ROOT
+from tests.helpers.waiting import wait_for, wait_until
 
-B = "pms"
 COMMAND = re.compile(r"^\s*mosquitto_sub -h 127\.0\.0\.1 -p (\d+) -t 'pms/#' -v$")
 
 
@@ -39,6 +41,9 @@ def listening(port: int) -> bool:
     return True
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
+@pytest.mark.broker
 def test_the_demo_starts_a_broker_prints_its_command_and_the_console_publishes_pv_there(tmp_path):
     mosquitto_binary()  # the test's broker binary: the demo finds the same one
     config = write_config(tmp_path, poll_interval=0.5)  # its MQTT port: a free one where nothing listens
@@ -95,6 +100,8 @@ def find_window() -> MainWindow | None:
     return next((w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()), None)
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_without_mosquitto_the_demo_says_mqtt_is_off_and_the_dc_dc_produces_pv(tmp_path, run_qt, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no mosquitto on PATH ...
     monkeypatch.setattr(demo_module, "MOSQUITTO_ELSEWHERE", ())  # ... nor in /usr/sbin
@@ -104,7 +111,7 @@ def test_without_mosquitto_the_demo_says_mqtt_is_off_and_the_dc_dc_produces_pv(t
 
     async def scenario() -> None:
         app = QApplication.instance()
-        run = asyncio.ensure_future(main_gui_integrated.run(app, load_config(config), args, ErrorReporter()))
+        run = asyncio.ensure_future(boot.run(app, load_config(config), args, ErrorReporter()))
         try:
             await wait_for(lambda: find_window() is not None or run.done(), 10, "the console window")
             window = find_window()
@@ -137,6 +144,7 @@ def test_without_mosquitto_the_demo_says_mqtt_is_off_and_the_dc_dc_produces_pv(t
     run_qt(scenario)
 
 
+@pytest.mark.tcp
 async def test_the_demo_plant_is_at_eleven_oclock_and_the_pms_on_the_real_clock(tmp_path, monkeypatch):
     monkeypatch.setattr(demo_module, "mosquitto_binary", lambda: None)
     demo = Demo(load_config(write_config(tmp_path)))

@@ -10,8 +10,10 @@ from pms_core.bus import Snapshot
 from pms_core.clock import Clock
 from pms_core.config import load_config
 from pms_core.energy import RESET_READINGS, DailyCounters
-from pms_core.simulator import PlantParams
-from tests.conftest import Plant, today_at, wait_for, write_config
+from pms_sim import PlantParams
+from tests.helpers.configs import today_at, write_config
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for
 
 HOUR = 3600.0
 
@@ -48,13 +50,15 @@ def test_a_seed_from_the_history_is_the_days_first_value():
     assert day.since == midnight + 60
 
 
+@pytest.mark.tcp
+@pytest.mark.slow
 async def test_today_restarts_at_midnight_and_survives_a_restart_of_the_pms(tmp_path, data_folder):
     speed = 300.0  # five plant minutes a second; the PCS polled every 5 plant s
     loaded = load_config(write_config(tmp_path, poll_interval=5), plant_speed=speed)
     midnight = today_at()
     lifetime = {"ac_chg": 52_000.0, "ac_dis": 48_000.0, "dc_chg": 53_000.0, "dc_dis": 47_000.0}  # kWh since built
 
-    first = Plant(loaded, Clock(speed, start=midnight - 0.25 * HOUR), PlantParams(initial_soc=40))
+    first = SimulatedSite(loaded, Clock(speed, start=midnight - 0.25 * HOUR), PlantParams(initial_soc=40))
     first.sim.plant.pcs.energy.update(lifetime)
     readings: list[Snapshot] = []
     first.runtime.bus.subscribe(Snapshot, lambda s: readings.append(s) if s.device_type == "PCS" else None)
@@ -79,7 +83,7 @@ async def test_today_restarts_at_midnight_and_survives_a_restart_of_the_pms(tmp_
     saved = dict(first.sim.plant.pcs.energy)
     counted = saved["ac_chg"] - today[0].derived["ac_charge_energy_total"]  # what the PCS counted since the day began
 
-    second = Plant(loaded, Clock(speed, start=midnight + 1 * HOUR))  # restarted at 01:00; the PCS stands still
+    second = SimulatedSite(loaded, Clock(speed, start=midnight + 1 * HOUR))  # restarted at 01:00; the PCS stands still
     second.sim.plant.pcs.energy.update(saved)
     async with second as plant:
         await plant.all_online()

@@ -17,8 +17,6 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import get_args
 
@@ -30,44 +28,27 @@ from pms_core.automation import state_machine as sm
 from pms_core.build_info import build_info
 from pms_core.clock import Clock
 from pms_core.commands import Source
-from pms_core.config import load_config
 from pms_gui import i18n
 from pms_gui.app import ErrorReporter, console_settings
 from pms_gui.main_window import MainWindow
 from pms_gui.widgets import DASH
-from tests.conftest import ROOT, Plant, today_at, wait_for, write_config
+from tests.helpers.configs import today_at, write_config
+from tests.helpers.gui import close_window, console, gui_site
+from tests.helpers.paths import ROOT
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for
+
+pytestmark = [pytest.mark.gui, pytest.mark.tcp]
 
 
-def gui_plant(tmp_path: Path, clock: Clock | None = None, **sections) -> Plant:
-    return Plant(load_config(write_config(tmp_path, **sections)), clock or Clock())
-
-
-@asynccontextmanager
-async def console(plant: Plant) -> AsyncIterator[MainWindow]:
-    """The console on a started plant once every device is online; closed however the test ends."""
-    await plant.all_online()
-    window = MainWindow(plant.runtime, console_settings())
-    window.show()
-    try:
-        yield window
-    finally:
-        await close_window(window)
-
-
-async def close_window(window: MainWindow) -> None:
-    await window.shutdown()
-    window.hide()
-    window.deleteLater()
-
-
-def name_of(plant: Plant, kind: str) -> str:
+def name_of(plant: SimulatedSite, kind: str) -> str:
     return plant.name(kind)
 
 
 # --- values everywhere ----------------------------------------------------------------------------
 def test_values_from_the_simulator_appear_in_every_dock(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             bms, pcs, dcdc = (window.device_panels[name_of(plant, k)] for k in ("BMS", "PCS", "DCDC"))
             await wait_for(lambda: bms.grid.values["bms.rack_voltage"].text() != DASH, 5, "BMS values")
             assert bms.grid.values["bms.rack_voltage"].text().endswith(" V")
@@ -113,7 +94,7 @@ def test_the_pcs_shows_todays_energy_and_from_when_it_counts(tmp_path, run_qt):
 
     async def scenario() -> None:
         two_pm = today_at(14)
-        plant = gui_plant(tmp_path, Clock(60, start=two_pm), poll_interval=6)  # a plant minute a second
+        plant = gui_site(tmp_path, Clock(60, start=two_pm), poll_interval=6)  # a plant minute a second
         plant.sim.plant.pcs.energy.update(ac_chg=52_000.0, dc_chg=53_000.0)  # the PCS's lifetime counters
         async with plant, console(plant) as window:
             energy = window.device_panels[name_of(plant, "PCS")].grid.values["pcs.energy_ac"]
@@ -130,7 +111,7 @@ def test_the_pcs_shows_todays_energy_and_from_when_it_counts(tmp_path, run_qt):
 # --- basic-mode controls ---------------------------------------------------------------------------
 def test_pcs_charge_is_confirmed_then_written_and_shows_confirmed(tmp_path, run_qt, qtbot):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             pcs = name_of(plant, "PCS")
             group = window.controls.groups[pcs]
             qtbot.mouseClick(group.buttons["operation_mode.charge"], Qt.LeftButton)
@@ -151,7 +132,7 @@ def test_pcs_charge_is_confirmed_then_written_and_shows_confirmed(tmp_path, run_
 
 def test_set_point_boxes_start_at_the_devices_values_and_then_keep_the_operators(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             pcs, dcdc = window.controls.groups[name_of(plant, "PCS")], window.controls.groups[name_of(plant, "DCDC")]
             sim = plant.sim.plant
             held = {pcs.spins["set_charge_power"]: sim.pcs.charge_kw, pcs.spins["set_discharge_power"]: sim.pcs.discharge_kw,
@@ -171,7 +152,7 @@ def test_set_point_boxes_start_at_the_devices_values_and_then_keep_the_operators
 
 def test_a_refused_confirmation_writes_nothing(tmp_path, run_qt, qtbot):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             group = window.controls.groups[name_of(plant, "DCDC")]
             qtbot.mouseClick(group.buttons["operation_mode.solar"], Qt.LeftButton)
             dialog = window.controls.dialog
@@ -186,7 +167,7 @@ def test_a_refused_confirmation_writes_nothing(tmp_path, run_qt, qtbot):
 
 def test_buttons_are_disabled_while_the_automatic_mode_is_on(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             buttons = [w for g in window.controls.groups.values() for w in g.inputs]
             assert buttons and all(b.isEnabled() for b in buttons)
             assert plant.runtime.operation.set_mode("auto", source="mqtt").ok  # as a remote command would
@@ -201,11 +182,12 @@ def test_buttons_are_disabled_while_the_automatic_mode_is_on(tmp_path, run_qt):
 
 
 # --- automatic mode ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_an_automatic_start_from_outside_shows_in_the_auto_panel_step_by_step(tmp_path, run_qt):
     """Auto started through the operation manager (as MQTT would): the panel follows every step of the sequence."""
 
     async def scenario() -> None:
-        plant = gui_plant(tmp_path, auto_mode={"command_interval": 1})
+        plant = gui_site(tmp_path, auto_mode={"command_interval": 1})
         async with plant, console(plant) as window:
             panel = window.auto
             seen: list[int] = []  # the active step, each time it changes
@@ -235,7 +217,7 @@ def test_an_automatic_start_from_outside_shows_in_the_auto_panel_step_by_step(tm
 
 def test_a_countdown_shows_while_a_step_waits(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path, auto_mode={"command_interval": 30}) as plant, console(plant) as window:
+        async with gui_site(tmp_path, auto_mode={"command_interval": 30}) as plant, console(plant) as window:
             op = plant.runtime.operation
             assert op.set_mode("auto", source="gui").ok and op.start_auto(source="gui").ok
             await wait_for(lambda: plant.runtime.auto.machine.waiting == "gap", 10, "waiting for the next step")
@@ -248,7 +230,7 @@ def test_a_countdown_shows_while_a_step_waits(tmp_path, run_qt):
 
 def test_thresholds_are_validated_by_the_core_and_show_their_source(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             panel = window.auto
             panel.spins["soc_low_threshold"].setValue(30.0)  # above the charge-stop threshold (25): refused
             panel.apply()
@@ -266,7 +248,7 @@ def test_thresholds_are_validated_by_the_core_and_show_their_source(tmp_path, ru
 # --- links ----------------------------------------------------------------------------------------
 def test_a_silent_then_stopped_server_turns_its_dock_stale_then_offline(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             name = name_of(plant, "DCDC")
             panel, label = window.device_panels[name], window.device_labels[name]
             await wait_for(lambda: panel.grid.values["dcdc.state"].text() != DASH, 5, "DC-DC values")
@@ -290,7 +272,7 @@ def test_a_silent_then_stopped_server_turns_its_dock_stale_then_offline(tmp_path
 # --- window: layout, language, closing, errors ----------------------------------------------------------
 def test_the_layout_is_saved_and_restored_and_can_be_reset(tmp_path, run_qt):
     async def scenario() -> None:
-        plant = gui_plant(tmp_path)
+        plant = gui_site(tmp_path)
         first = MainWindow(plant.runtime, console_settings())
         first.show()
         first.addDockWidget(Qt.LeftDockWidgetArea, first.docks["dock_pcs"])
@@ -322,7 +304,7 @@ def test_the_language_switches_every_visible_string(tmp_path, run_qt):
     assert all(set(texts) == set(i18n.LANGUAGES) and all(texts.values()) for texts in i18n.TEXTS.values())
 
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             pcs = window.device_panels[name_of(plant, "PCS")]
             await wait_for(lambda: pcs.mode.text() == "정지", 5, "PCS mode in Korean")
             assert window.docks["dock_bms"].windowTitle() == "배터리 (BMS)"
@@ -344,7 +326,7 @@ def test_the_language_switches_every_visible_string(tmp_path, run_qt):
 
 def test_closing_while_auto_runs_asks_first(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path, auto_mode={"command_interval": 30}) as plant, console(plant) as window:
+        async with gui_site(tmp_path, auto_mode={"command_interval": 30}) as plant, console(plant) as window:
             closed = []
             window.closed.connect(lambda: closed.append(True))
             op = plant.runtime.operation
@@ -363,7 +345,7 @@ def test_closing_while_auto_runs_asks_first(tmp_path, run_qt):
 
 def test_an_unexpected_error_is_shown_and_the_console_keeps_running(tmp_path, run_qt, caplog):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             reporter = ErrorReporter()
             reporter.install(asyncio.get_running_loop())
             reporter.show = window.show_error
@@ -392,6 +374,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+@pytest.mark.slow
 def test_screenshot_saves_the_whole_window_and_exits_cleanly(tmp_path):
     config = write_config(tmp_path, poll_interval=0.5)
     out = tmp_path / "shot.png"
@@ -410,7 +393,7 @@ def test_screenshot_saves_the_whole_window_and_exits_cleanly(tmp_path):
 
 def test_a_device_alarm_shows_with_its_severity_in_the_alarm_list(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             plant.sim.set_bits(name_of(plant, "PCS"), "trip_1", 1 << 15)  # Emergency Stop, a fault
             table = window.events.alarms
 
@@ -425,7 +408,7 @@ def test_a_device_alarm_shows_with_its_severity_in_the_alarm_list(tmp_path, run_
 
 def test_a_fire_shows_as_an_interlock_alarm_and_its_stop_in_the_event_log(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             pcs, bms = name_of(plant, "PCS"), name_of(plant, "BMS")
             assert (await plant.runtime.commands.execute(pcs, "operation_mode", {"mode": "charge"}, source="gui")).ok
             await wait_for(lambda: plant.sim.plant.pcs.mode == "charge", 5, "charging")
@@ -453,7 +436,7 @@ def test_the_bms_contactor_shows_closed_while_charging_and_discharging(tmp_path,
     is on as well, and the dock must say so."""
 
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             bms = window.device_panels[name_of(plant, "BMS")]
             label = bms.grid.values["bms.contactor"]
             for mode, shown in ((0b0011, "contactor.closed"), (0b0101, "contactor.closed"), (0b0001, "contactor.open"),
@@ -466,7 +449,7 @@ def test_the_bms_contactor_shows_closed_while_charging_and_discharging(tmp_path,
 
 def test_the_dcdc_buttons_leave_out_the_modes_the_datasheet_reserves(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             group = window.controls.groups[name_of(plant, "DCDC")]
             modes = sorted(k.split(".", 1)[1] for k in group.buttons if k.startswith("operation_mode."))
             assert modes == ["reset", "solar", "standby", "stop"]  # not ready / charge / regen / start (102-105)
@@ -476,7 +459,7 @@ def test_the_dcdc_buttons_leave_out_the_modes_the_datasheet_reserves(tmp_path, r
 
 def test_registers_a_device_lacks_say_so_and_signed_powers_say_which_way_is_charging(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             pcs = name_of(plant, "PCS")
             plant.sim.devices[pcs].leave_out("input", range(50, 61))  # a PCS without its option board
             await wait_for(lambda: bool(plant.device("PCS").unsupported), 5, "the option block refused")

@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -21,35 +19,19 @@ from PyQt5.QtGui import QDesktopServices
 from PyQt5.QtWidgets import QAction, QApplication, QMessageBox, QPushButton
 
 import main_gui_integrated
-from pms_core.clock import Clock
 from pms_core.config import DEFAULT_CONFIG, load_config
 from pms_core.paths import PROJECT_DIR
-from pms_gui import i18n, main_window, startup
-from pms_gui.app import ErrorReporter, console_settings
+from pms_gui import boot, i18n, main_window, startup
+from pms_gui.app import ErrorReporter
 from pms_gui.main_window import MainWindow, log_folder
 from pms_gui.startup import SCRIPT, Launch, StartupError, StartupShortcut, startup_folder, this_program
-from tests.conftest import Plant, wait_for, write_config
+from tests.helpers.configs import write_config
+from tests.helpers.gui import console, gui_site
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for
 
 
-def gui_plant(tmp_path: Path, **sections) -> Plant:
-    return Plant(load_config(write_config(tmp_path, **sections)), Clock())
-
-
-@asynccontextmanager
-async def console(plant: Plant) -> AsyncIterator[MainWindow]:
-    """The console on a started plant once every device is online; shut down however the test ends."""
-    await plant.all_online()
-    window = MainWindow(plant.runtime, console_settings())
-    window.show()
-    try:
-        yield window
-    finally:
-        await window.shutdown()
-        window.hide()
-        window.deleteLater()
-
-
-async def polled_again(plant: Plant, kind: str, polls: int = 3) -> None:
+async def polled_again(plant: SimulatedSite, kind: str, polls: int = 3) -> None:
     """The PMS still polls `kind`: `polls` newer snapshots arrive."""
     device = plant.device(kind)
     since = device.snapshot.timestamp
@@ -58,9 +40,11 @@ async def polled_again(plant: Plant, kind: str, polls: int = 3) -> None:
 
 
 # --- closing asks, in every mode --------------------------------------------------------------------
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_closing_in_basic_mode_asks_and_cancel_keeps_the_pms_running(tmp_path, run_qt, caplog):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             closed = []
             window.closed.connect(lambda: closed.append(True))
             assert plant.runtime.operation.status().mode == "basic"
@@ -88,9 +72,11 @@ def test_closing_in_basic_mode_asks_and_cancel_keeps_the_pms_running(tmp_path, r
         run_qt(scenario)
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_the_question_names_the_automatic_mode_when_it_runs(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path, auto_mode={"command_interval": 30}) as plant, console(plant) as window:
+        async with gui_site(tmp_path, auto_mode={"command_interval": 30}) as plant, console(plant) as window:
             window.set_language("en")
             op = plant.runtime.operation
             assert op.set_mode("auto", source="gui").ok and op.start_auto(source="gui").ok
@@ -106,11 +92,13 @@ def test_the_question_names_the_automatic_mode_when_it_runs(tmp_path, run_qt):
 
 
 # --- the tray ---------------------------------------------------------------------------------------
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_keep_running_in_the_tray_hides_the_window_and_the_pms_keeps_polling(tmp_path, run_qt, monkeypatch):
     monkeypatch.setattr(main_window, "tray_available", lambda: True)
 
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             closed = []
             window.closed.connect(lambda: closed.append(True))
             tray = window.tray
@@ -143,6 +131,8 @@ def test_keep_running_in_the_tray_hides_the_window_and_the_pms_keeps_polling(tmp
 
 
 # --- the program's own exits do not ask ----------------------------------------------------------------
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_the_programs_own_exit_does_not_ask(tmp_path, run_qt, caplog, qapp):
     """--exit-after, the selftest and a stop signal all end the loop through the same close future: no question."""
     args = main_gui_integrated.parse_args(["--config", str(write_config(tmp_path)), "--exit-after", "0.5"])
@@ -150,7 +140,7 @@ def test_the_programs_own_exit_does_not_ask(tmp_path, run_qt, caplog, qapp):
     codes = []
 
     async def scenario() -> None:
-        codes.append(await main_gui_integrated.run(qapp, loaded, args, ErrorReporter()))
+        codes.append(await boot.run(qapp, loaded, args, ErrorReporter()))
 
     with caplog.at_level(logging.INFO):
         run_qt(scenario)
@@ -161,6 +151,8 @@ def test_the_programs_own_exit_does_not_ask(tmp_path, run_qt, caplog, qapp):
 
 
 # --- File > Open log folder / Open config folder --------------------------------------------------------
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_the_file_menu_opens_the_log_and_the_config_folder(tmp_path, run_qt, monkeypatch, data_folder):
     opened: list[QUrl] = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
@@ -168,7 +160,7 @@ def test_the_file_menu_opens_the_log_and_the_config_folder(tmp_path, run_qt, mon
     site.mkdir()
 
     async def scenario() -> None:
-        async with gui_plant(site) as plant, console(plant) as window:
+        async with gui_site(site) as plant, console(plant) as window:
             window.findChild(QAction, "action_open_logs").trigger()
             window.findChild(QAction, "action_open_config").trigger()
             assert [Path(url.toLocalFile()) for url in opened] == [(data_folder / "logs").resolve(), site.resolve()]

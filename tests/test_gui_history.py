@@ -6,17 +6,21 @@ from __future__ import annotations
 import sqlite3
 
 import numpy as np
+import pytest
 from PyQt5.QtCore import Qt
 
 from pms_core.clock import Clock
 from pms_gui import i18n
-from tests.conftest import Plant, wait_for
-from tests.test_gui import console, gui_plant
+from tests.helpers.gui import console, gui_site
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for
+
+pytestmark = [pytest.mark.gui, pytest.mark.tcp]
 
 
 def test_trends_are_backfilled_from_history_with_the_restart_as_a_gap(tmp_path, run_qt):
     async def scenario() -> None:
-        first = gui_plant(tmp_path, Clock(10), poll_interval=1.0)  # a restart of a few plant seconds
+        first = gui_site(tmp_path, Clock(10), poll_interval=1.0)  # a restart of a few plant seconds
         async with first:
             await first.all_online()
             soc = first.device("BMS")
@@ -24,7 +28,7 @@ def test_trends_are_backfilled_from_history_with_the_restart_as_a_gap(tmp_path, 
             await wait_for(lambda: soc.snapshot.timestamp > start + 2.0, 5, "two seconds of polls")
             stopped_at = first.runtime.clock.now()
         loaded = first.runtime.loaded
-        async with Plant(loaded, first.clock) as plant, console(plant) as window:
+        async with SimulatedSite(loaded, first.clock) as plant, console(plant) as window:
             opened = plant.runtime.clock.now()
             ring = window.trends.ring
             await wait_for(lambda: ring.count and ring.last(ring.count)[0][0] < stopped_at, 5, "the backfill")
@@ -41,7 +45,7 @@ def test_trends_are_backfilled_from_history_with_the_restart_as_a_gap(tmp_path, 
 
 def test_alarm_acknowledged_from_the_console_is_journalled_as_gui(tmp_path, run_qt, qtbot):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             pcs = plant.name("PCS")
             table = window.events.alarms
             assert not window.events.ack_button.isEnabled()
@@ -66,7 +70,7 @@ def test_alarm_acknowledged_from_the_console_is_journalled_as_gui(tmp_path, run_
 
 def test_file_export_csv_runs_off_the_gui_thread_with_progress(tmp_path, run_qt, qtbot):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant:
+        async with gui_site(tmp_path) as plant:
             await plant.all_online()
             bms = plant.device("BMS")
             first = bms.snapshot.timestamp

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pms_core.clock import Clock
 from pms_core.config import load_config
 from pms_gui import i18n
-from tests.broker import Recorder
-from tests.conftest import Plant, wait_for, write_config
-from tests.test_gui import console
-from tests.test_mqtt import B, ask
+from tests.helpers.broker import Recorder
+from tests.helpers.configs import write_config
+from tests.helpers.gui import console
+from tests.helpers.mqtt import B, ask
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for
+
+pytestmark = [pytest.mark.gui, pytest.mark.tcp, pytest.mark.broker, pytest.mark.slow]
 
 
 def test_an_automatic_start_sent_over_mqtt_shows_in_the_auto_panel_step_by_step(tmp_path, run_qt, broker):
     async def scenario() -> None:
         config = write_config(tmp_path, mqtt={"port": broker.port}, auto_mode={"command_interval": 1})
-        async with Plant(load_config(config), Clock(), mqtt=True) as plant, console(plant) as window:
+        async with SimulatedSite(load_config(config), Clock(), mqtt=True) as plant, console(plant) as window:
             shown = i18n.tr("status.broker", state=i18n.tr("broker.connected"))
             await wait_for(lambda: shown in window.broker_label.text(), 10, "the broker shown connected")
             rec = Recorder(broker.port, (f"{B}/#",))

@@ -11,24 +11,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
+import pytest
 from PyQt5.QtWidgets import QAction
 
 from pms_core.bus import AlarmChanged
-from pms_core.clock import Clock
-from pms_core.config import load_config
 from pms_gui.app import console_settings
 from pms_gui.main_window import MainWindow
 from pms_gui.notify import AlarmNotifier
-from tests.conftest import Plant, wait_for, write_config
+from tests.helpers.gui import gui_site
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for
+
+pytestmark = [pytest.mark.gui, pytest.mark.tcp]
 
 EMERGENCY_STOP = 1 << 15  # PCS trip_1 bit 15, a fault
 PCS_WARNING = 1  # PCS alarm_1 bit 0, a warning
-
-
-def gui_plant(tmp_path: Path, **sections) -> Plant:
-    return Plant(load_config(write_config(tmp_path, **sections)), Clock())
 
 
 class Calls:
@@ -51,7 +49,7 @@ class Calls:
 
 
 @asynccontextmanager
-async def console(plant: Plant) -> AsyncIterator[tuple[MainWindow, Calls]]:
+async def console(plant: SimulatedSite) -> AsyncIterator[tuple[MainWindow, Calls]]:
     await plant.all_online()
     window = MainWindow(plant.runtime, console_settings())
     window.show()
@@ -63,7 +61,7 @@ async def console(plant: Plant) -> AsyncIterator[tuple[MainWindow, Calls]]:
         window.deleteLater()
 
 
-async def more_polls(plant: Plant, polls: int = 5) -> None:
+async def more_polls(plant: SimulatedSite, polls: int = 5) -> None:
     """Time for a repeat to show: `polls` more PCS polls, each shown in the console (the bridge's frames)."""
     pcs = plant.device("PCS")
     since = pcs.snapshot.timestamp
@@ -72,7 +70,7 @@ async def more_polls(plant: Plant, polls: int = 5) -> None:
 
 def test_a_new_fault_at_the_simulator_flashes_and_sounds_exactly_once(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as (window, calls):
+        async with gui_site(tmp_path) as plant, console(plant) as (window, calls):
             pcs = plant.name("PCS")
             plant.sim.set_bits(pcs, "trip_1", EMERGENCY_STOP)
             await wait_for(lambda: calls.alerts, 5, "the alert")
@@ -96,7 +94,7 @@ def test_a_new_fault_at_the_simulator_flashes_and_sounds_exactly_once(tmp_path, 
 
 def test_info_alarms_and_alarms_active_before_the_console_opened_are_not_announced(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant:
+        async with gui_site(tmp_path) as plant:
             pcs = plant.name("PCS")
             plant.sim.set_bits(pcs, "trip_1", EMERGENCY_STOP)  # before the console
             await wait_for(lambda: (pcs, "trip_1.15") in plant.runtime.alarms.active, 5, "the trip raised")
@@ -118,7 +116,7 @@ def test_info_alarms_and_alarms_active_before_the_console_opened_are_not_announc
 
 def test_mute_silences_the_sound_is_remembered_and_the_taskbar_still_flashes(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant:
+        async with gui_site(tmp_path) as plant:
             async with console(plant) as (window, calls):
                 mute = window.findChild(QAction, "action_mute_alarms")
                 assert mute.isCheckable() and not mute.isChecked() and mute.text() == "알람 소리 끄기"
@@ -137,7 +135,7 @@ def test_mute_silences_the_sound_is_remembered_and_the_taskbar_still_flashes(tmp
 
 def test_the_sound_repeats_until_the_alarm_is_acknowledged_in_the_events_dock(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as (window, calls):
+        async with gui_site(tmp_path) as plant, console(plant) as (window, calls):
             window.notifier.set_repeat(0.1)
             pcs = plant.name("PCS")
             plant.sim.set_bits(pcs, "alarm_1", PCS_WARNING)

@@ -7,8 +7,6 @@ compare the bars with sums worked out by hand below, a counter reset included.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from datetime import time as day_time
 from pathlib import Path
@@ -21,8 +19,7 @@ from pms_core.bus import Bus, Snapshot
 from pms_core.clock import Clock
 from pms_core.config import load_config
 from pms_core.energy import total_key
-from pms_core.history import History
-from pms_core.history_query import HistoryReader, counter_increase
+from pms_core.history import History, HistoryReader, counter_increase
 from pms_core.registers import load_map
 from pms_core.runtime import Runtime
 from pms_gui import i18n
@@ -33,33 +30,20 @@ from pms_gui.main_window import LAYOUT_VERSION, MainWindow
 from pms_gui.overview import NEAR_ZERO_KW, OverviewPanel, day_start, flow_model
 from pms_gui.tasks import TaskSet
 from pms_gui.widgets import DASH
-from tests.conftest import ROOT, Plant, today_at, wait_for, write_config
+from tests.helpers.configs import today_at, write_config
+from tests.helpers.gui import console, gui_site
+from tests.helpers.paths import ROOT
+from tests.helpers.waiting import wait_for
 
 HOUR, DAY = 3600.0, 86400.0
 
 
-def gui_plant(tmp_path: Path, clock: Clock | None = None, **sections) -> Plant:
-    return Plant(load_config(write_config(tmp_path, **sections)), clock or Clock())
-
-
-@asynccontextmanager
-async def console(plant: Plant) -> AsyncIterator[MainWindow]:
-    """The console on a started plant once every device is online; closed however the test ends."""
-    await plant.all_online()
-    window = MainWindow(plant.runtime, console_settings())
-    window.show()
-    try:
-        yield window
-    finally:
-        await window.shutdown()
-        window.hide()
-        window.deleteLater()
-
-
 # --- the flows follow the plant ----------------------------------------------------------------------------
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_the_arrows_follow_the_simulated_power_signs_and_repaint_only_on_change(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             ov, pcs = window.overview, plant.name("PCS")
             await wait_for(lambda: all(n.fresh for n in ov.flow.model.nodes.values()), 5, "every part fresh")
             flows = ov.flow.model.flows
@@ -99,9 +83,11 @@ def test_the_arrows_follow_the_simulated_power_signs_and_repaint_only_on_change(
     run_qt(scenario)
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_a_stopped_device_greys_its_part_and_shows_no_value(tmp_path, run_qt):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             ov, dcdc = window.overview, plant.name("DCDC")
             await wait_for(lambda: ov.flow.model.nodes["pv"].fresh, 5, "PV fresh")
             await plant.sim.server(dcdc).stop()
@@ -131,9 +117,10 @@ def test_a_near_zero_flow_has_no_direction_and_a_stale_view_shows_a_dash():
     assert model.nodes["battery"].detail == i18n.tr("link.stale")
 
 
+@pytest.mark.gui
 async def test_without_a_dcdc_there_is_no_pv_part_nor_bar(tmp_path, qapp):
     devices = [{"name": f"x_{t}", "type": t, "ip": "127.0.0.1", "port": 1502 + i} for i, t in enumerate(("BMS", "PCS"))]
-    runtime = Runtime(load_config(write_config(tmp_path, devices=devices)), mqtt=False, history=False)
+    runtime = Runtime(load_config(write_config(tmp_path, devices=devices)), with_mqtt=False, with_history=False)
     panel = OverviewPanel(runtime, TaskSet())
     assert panel.flow.parts == ("battery", "pcs", "ac") and "pv" not in panel.flow.model.nodes
     assert [b.key for b in panel.bars.bars] == ["charged", "discharged", "delivered"]
@@ -146,9 +133,10 @@ def in_front(widget) -> bool:
     return not widget.visibleRegion().isEmpty()
 
 
+@pytest.mark.gui
 def test_the_overview_dock_is_the_raised_default_view_and_replaces_older_saved_layouts(tmp_path, run_qt, monkeypatch):
     async def scenario() -> None:
-        plant = gui_plant(tmp_path)
+        plant = gui_site(tmp_path)
         old = MainWindow(plant.runtime, console_settings())
         settings = console_settings()
         settings.setValue("window/state", old.saveState(LAYOUT_VERSION - 1))  # a layout saved before the overview
@@ -280,10 +268,12 @@ async def test_energy_between_sums_each_window_from_the_history_on_disk(tmp_path
     assert reader.energy_between("p", [total_key("dc_charge")], now + HOUR, now + 2 * HOUR) == {}  # nothing recorded
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_the_energy_bars_equal_the_history_sums(tmp_path, data_folder, run_qt):
     async def scenario() -> None:
         now = today_at(18)
-        plant = gui_plant(tmp_path, Clock(1.0, start=now))
+        plant = gui_site(tmp_path, Clock(1.0, start=now))
         final = await write_energy_history(data_folder / "history.db", plant.name("PCS"), plant.name("DCDC"), now)
         # The simulated PCS goes on from today's 16:00 counters and stands still (stopped): the live readings the
         # console's own history adds count nothing more; the stopped DC-DC reads 0 kWh today (a restart: nothing).
@@ -303,9 +293,11 @@ def test_the_energy_bars_equal_the_history_sums(tmp_path, data_folder, run_qt):
     run_qt(scenario)
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_without_history_the_bars_say_so(tmp_path, run_qt):
     async def scenario() -> None:
-        plant = gui_plant(tmp_path)
+        plant = gui_site(tmp_path)
         plant.runtime.history = None  # a runtime built without its history file
         async with plant, console(plant) as window:
             await wait_for(lambda: window.overview.bars.problem == "ov.no_history", 5, "no history shown")

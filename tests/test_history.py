@@ -17,17 +17,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pms_core import history_db as hdb
+from bench.chart_query import ChartReader, downsample
 from pms_core.bus import Bus, Snapshot
 from pms_core.clock import Clock
 from pms_core.commands import CommandResult
 from pms_core.config import load_config
-from pms_core.history import HISTORY_ALARM, History
-from pms_core.history_query import HistoryReader, downsample
+from pms_core.history import HISTORY_ALARM, History, HistoryReader
+from pms_core.history import db as hdb
 from pms_core.registers import load_map
-from tests.broker import Recorder
-from tests.conftest import ROOT, Plant, today_at, wait_for, write_config
-from tests.test_mqtt import B, ask
+from tests.helpers.broker import Recorder
+from tests.helpers.configs import today_at, write_config
+from tests.helpers.mqtt import B, ask
+from tests.helpers.paths import ROOT
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for
 
 DAY = 86400.0
 ALARM = "trip_1.0"
@@ -52,12 +55,14 @@ def read_csv(path: Path) -> list[dict]:
 
 
 # --- a simulated day, polled over TCP, into the history and out as CSV ------------------------------
+@pytest.mark.tcp
+@pytest.mark.slow
 async def test_a_simulated_day_round_trips_into_history_and_csv(tmp_path, data_folder):
     speed, poll = 4320.0, 120.0  # a plant day in 20 s, a poll every 2 plant minutes
     start = today_at() - DAY
     loaded = load_config(write_config(tmp_path, poll_interval=poll), plant_speed=speed)
     clock = Clock(speed, start=start)
-    async with Plant(loaded, clock) as plant:
+    async with SimulatedSite(loaded, clock) as plant:
         await plant.all_online()
         history = plant.runtime.history
         assert history.ok and history.path == data_folder / "history.db"
@@ -65,7 +70,7 @@ async def test_a_simulated_day_round_trips_into_history_and_csv(tmp_path, data_f
         await history.flush()
     dcdc, bms = plant.name("DCDC"), plant.name("BMS")
 
-    reader = HistoryReader(history.path)
+    reader = ChartReader(history.path)
     day = reader.query([(dcdc, "input_voltage"), (bms, "battery_soc")], start, start + DAY, 2000)
     pv = day[(dcdc, "input_voltage")]
     assert pv.source == "minute"  # a day in 2000 points: buckets over a minute read the 1-minute table
@@ -104,11 +109,13 @@ async def test_a_simulated_day_round_trips_into_history_and_csv(tmp_path, data_f
 
 
 # --- the alarm journal over MQTT and across a restart -------------------------------------------------
+@pytest.mark.tcp
+@pytest.mark.broker
 async def test_alarm_journal_raised_acknowledged_over_mqtt_restored_after_restart_and_cleared(tmp_path, broker):
     loaded = load_config(write_config(tmp_path, mqtt={"port": broker.port, "client_id": "pms-test"}))
     rec = Recorder(broker.port, (f"{B}/#",))
     try:
-        async with Plant(loaded, Clock(), mqtt=True) as plant:
+        async with SimulatedSite(loaded, Clock(), mqtt=True) as plant:
             await plant.all_online()
             await wait_for(lambda: plant.runtime.mqtt.connected, 10, "connected to the broker")
             path, pcs = plant.runtime.history.path, plant.name("PCS")
@@ -124,7 +131,7 @@ async def test_alarm_journal_raised_acknowledged_over_mqtt_restored_after_restar
             [row] = journal(path, ALARM)
             assert row["acknowledged_by"] == "mqtt" and row["acknowledged_at"] >= row["raised_at"]
         # restart while the trip is still on: active again at once, with its acknowledgement, no second entry
-        async with Plant(loaded, Clock(), mqtt=False) as plant:
+        async with SimulatedSite(loaded, Clock(), mqtt=False) as plant:
             active = plant.runtime.alarms.active[(pcs, "trip_1.0")]
             assert active.acknowledged_by == "mqtt" and active.event.timestamp == row["raised_at"]
             await plant.all_online()
@@ -136,22 +143,23 @@ async def test_alarm_journal_raised_acknowledged_over_mqtt_restored_after_restar
             [row] = journal(path, ALARM)
             assert row["cleared_at"] is not None and row["cleared_at"] >= row["acknowledged_at"]
         # restart after it cleared: nothing active
-        async with Plant(loaded, Clock()) as plant:
+        async with SimulatedSite(loaded, Clock()) as plant:
             assert (pcs, "trip_1.0") not in plant.runtime.alarms.active
     finally:
         rec.close()
 
 
+@pytest.mark.tcp
 async def test_alarm_cleared_while_the_pms_was_down_is_closed_by_the_first_poll(tmp_path):
     loaded = load_config(write_config(tmp_path))
-    async with Plant(loaded, Clock()) as plant:
+    async with SimulatedSite(loaded, Clock()) as plant:
         await plant.all_online()
         pcs = plant.name("PCS")
         plant.sim.set_bits(pcs, "trip_1", 1 << 15)
         await wait_for(lambda: (pcs, "trip_1.15") in plant.runtime.alarms.active, 5, "emergency stop raised")
         assert plant.runtime.alarms.acknowledge(pcs, "trip_1.15", "gui") is None
         path = plant.runtime.history.path
-    async with Plant(loaded, Clock()) as plant:  # a fresh simulator: the trip is gone
+    async with SimulatedSite(loaded, Clock()) as plant:  # a fresh simulator: the trip is gone
         assert plant.runtime.alarms.active[(pcs, "trip_1.15")].acknowledged_by == "gui"
         await wait_for(lambda: (pcs, "trip_1.15") not in plant.runtime.alarms.active, 5, "closed by the first poll")
         await plant.runtime.history.flush()
@@ -160,8 +168,9 @@ async def test_alarm_cleared_while_the_pms_was_down_is_closed_by_the_first_poll(
 
 
 # --- the audit log -------------------------------------------------------------------------------------
-async def test_audit_log_holds_every_command_stage_mode_and_threshold_change(plant):
-    rt, pcs = plant.runtime, plant.name("PCS")
+@pytest.mark.tcp
+async def test_audit_log_holds_every_command_stage_mode_and_threshold_change(site):
+    rt, pcs = site.runtime, site.name("PCS")
     results: list[CommandResult] = []
     rt.bus.subscribe(CommandResult, results.append)
     result = await rt.commands.execute(pcs, "operation_mode", {"mode": "charge"}, source="gui", request_id="r-7")
@@ -219,6 +228,7 @@ def feed(history: History, base: dict, times: np.ndarray, soc) -> None:
         history.bus.publish(Snapshot("rack", "BMS", float(ts), 0.0, dict(base, battery_soc=soc(ts)), {}, {}))
 
 
+@pytest.mark.slow
 async def test_queries_from_disk_keep_a_spike_and_show_gaps_at_every_window(tmp_path):
     history, base, now = synthetic_history(tmp_path)
     span, step = 2 * DAY, 2.0
@@ -229,7 +239,7 @@ async def test_queries_from_disk_keep_a_spike_and_show_gaps_at_every_window(tmp_
     feed(history, base, times, lambda ts: 999.0 if abs(ts - spike) < step / 2 else 50.0 + 10 * np.sin(ts / 3600))
     await history.flush()
     await history.stop()
-    reader = HistoryReader(history.path)
+    reader = ChartReader(history.path)
     key = ("rack", "battery_soc")
     for window in WINDOWS:
         for max_points in (200, 2000):
@@ -277,7 +287,7 @@ async def test_a_register_is_stored_at_every_poll_when_its_map_says_so(tmp_path)
     await history.flush()
     await history.stop()
     key = ("rack", "module_0_max_temp")
-    temp = HistoryReader(history.path).query([key], now - 601, now, 2000)[key]
+    temp = ChartReader(history.path).query([key], now - 601, now, 2000)[key]
     assert temp.source == "full" and len(temp.t) == 600  # every poll
 
 
@@ -297,6 +307,7 @@ CREATE TABLE minutes_1(t INTEGER PRIMARY KEY, layout INTEGER, data BLOB);
 """
 
 
+@pytest.mark.tcp
 async def test_a_version_1_database_is_migrated_and_its_data_kept(tmp_path, data_folder):
     loaded = load_config(write_config(tmp_path))
     pcs = next(d.name for d in loaded.devices if d.type == "PCS")
@@ -312,7 +323,7 @@ async def test_a_version_1_database_is_migrated_and_its_data_kept(tmp_path, data
                        [(round((now - 100 + i) * 1000), np.float32(i).tobytes()) for i in range(50)])  # fmt: skip
         db.execute("INSERT INTO alarms(device, alarm, code, severity, message, raised_at) VALUES (?, 'trip_1.0', "
                    "'IR24.0', 'fault', 'Over Current', ?)", (pcs, now - 60))  # fmt: skip
-    async with Plant(loaded, Clock()) as plant:
+    async with SimulatedSite(loaded, Clock()) as plant:
         history = plant.runtime.history
         assert history.ok
         assert (pcs, "trip_1.0") in plant.runtime.alarms.active  # the v1 journal's open alarm, restored
@@ -322,16 +333,17 @@ async def test_a_version_1_database_is_migrated_and_its_data_kept(tmp_path, data
         versions = [r[0] for r in db.execute("SELECT version FROM schema_version ORDER BY version")]
         columns = {r[1] for r in db.execute("PRAGMA table_info(alarms)")}
     assert versions == [1, 2] and {"acknowledged_at", "acknowledged_by"} <= columns
-    old = HistoryReader(path).query([(pcs, "ac_active_power")], now - 200, now - 40, 1000)[(pcs, "ac_active_power")]
+    old = ChartReader(path).query([(pcs, "ac_active_power")], now - 200, now - 40, 1000)[(pcs, "ac_active_power")]
     assert list(old.v[~np.isnan(old.v)][:50]) == list(range(50))
 
 
+@pytest.mark.tcp
 async def test_a_corrupt_history_file_is_reported_and_the_pms_keeps_polling(tmp_path, data_folder, caplog):
     path = data_folder / "history.db"
     path.parent.mkdir(parents=True)
     path.write_bytes(b"this is not a database, it was cut by a power failure" * 200)
     loaded = load_config(write_config(tmp_path))
-    async with Plant(loaded, Clock()) as plant:
+    async with SimulatedSite(loaded, Clock()) as plant:
         history = plant.runtime.history
         assert history.status == "failed" and "corrupt" in history.error and str(path) in history.error
         alarm = plant.runtime.alarms.active[("PMS", HISTORY_ALARM)]
@@ -345,6 +357,7 @@ async def test_a_corrupt_history_file_is_reported_and_the_pms_keeps_polling(tmp_
     assert path.read_bytes().startswith(b"this is not")  # left for the operator, never overwritten
 
 
+@pytest.mark.tcp
 async def test_a_locked_history_file_is_reported(tmp_path, data_folder, monkeypatch):
     monkeypatch.setattr(hdb, "BUSY_TIMEOUT_MS", 200)
     path = data_folder / "history.db"
@@ -353,7 +366,7 @@ async def test_a_locked_history_file_is_reported(tmp_path, data_folder, monkeypa
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        async with Plant(load_config(write_config(tmp_path)), Clock()) as plant:
+        async with SimulatedSite(load_config(write_config(tmp_path)), Clock()) as plant:
             assert plant.runtime.history.status == "failed" and "locked" in plant.runtime.history.error
             assert ("PMS", HISTORY_ALARM) in plant.runtime.alarms.active
             await plant.all_online()

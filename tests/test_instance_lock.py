@@ -14,15 +14,19 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-import main
 import main_gui_integrated
+from pms_core import data_folder
 from pms_core.build_info import build_info
 from pms_core.bus import AlarmChanged
 from pms_core.clock import Clock
 from pms_core.config import load_config
 from pms_core.instance_lock import LOCK_FILE, AlreadyRunning, InstanceLock
-from tests.broker import Recorder
-from tests.conftest import ROOT, Plant, wait_for, wait_until, write_config
+from pms_gui import boot
+from tests.helpers.broker import Recorder
+from tests.helpers.configs import write_config
+from tests.helpers.paths import ROOT
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for, wait_until
 
 HOLDER = (
     "import sys; from pathlib import Path; from pms_core.instance_lock import InstanceLock; "
@@ -73,6 +77,8 @@ def test_the_lock_is_held_against_a_second_lock_in_the_same_process_until_releas
 # --- main.py --------------------------------------------------------------------------------------
 
 
+@pytest.mark.tcp
+@pytest.mark.broker
 def test_a_second_main_py_exits_3_while_the_first_keeps_publishing_steadily_online(tmp_path, broker):
     history = tmp_path / "기록" / "history.db"  # the lock goes beside the history, not into PMS_DATA_DIR
     config = write_config(
@@ -130,33 +136,34 @@ def test_a_second_main_py_exits_3_while_the_first_keeps_publishing_steadily_onli
 # --- the console ----------------------------------------------------------------------------------
 
 
+@pytest.mark.gui
 def test_the_console_refuses_a_second_copy_with_a_korean_message_box_and_exit_code_3(
     tmp_path, data_folder, qapp, monkeypatch, capsys
 ):
     config = write_config(tmp_path)  # no history path: the lock is in the data folder
     shown: list[str] = []
-    monkeypatch.setattr(main_gui_integrated, "show_startup_error", shown.append)  # instead of a modal box
+    monkeypatch.setattr(boot, "show_startup_error", shown.append)  # instead of a modal box
     args = main_gui_integrated.parse_args(["--config", str(config)])
     with InstanceLock(data_folder):  # "the other PMS", held by this process
-        code = main_gui_integrated.start(args, windowed=True, ask_operator=True, scratch=None)
+        code = boot.start(args, windowed=True, ask_operator=True, scratch=None)
     assert code == 3
     assert shown == [f"PMS가 이미 실행 중입니다 (pid {os.getpid()}). 이 창은 닫힙니다.\n\n데이터 폴더: {data_folder}"]
     assert f"PMS is already running (pid {os.getpid()}); this copy exits" in capsys.readouterr().err
     # In English when asked for it; the language of the console is not changed by it.
     exc = AlreadyRunning(data_folder, None)
-    assert main_gui_integrated.already_running_text(exc, "en").startswith("PMS is already running (pid ?).")
+    assert boot.already_running_text(exc, "en").startswith("PMS is already running (pid ?).")
 
 
 def test_the_console_selftest_runs_beside_a_running_pms(tmp_path, data_folder, monkeypatch):
     """The selftest's data folder is its own temporary one: the lock of the site's folder does not stop it."""
     config = write_config(tmp_path)
     started: list[Path] = []
-    monkeypatch.setattr(main_gui_integrated, "setup_logging", lambda level, file: tmp_path / "pms.log")
-    monkeypatch.setattr(main_gui_integrated, "run_console", lambda args, loaded: started.append(loaded.path) or 0)
+    monkeypatch.setattr(boot, "setup_logging", lambda level, file: tmp_path / "pms.log")
+    monkeypatch.setattr(boot, "run_console", lambda args, loaded: started.append(loaded.path) or 0)
     args = main_gui_integrated.parse_args(["--config", str(config), "--selftest"])
     (tmp_path / "scratch").mkdir()
     with InstanceLock(data_folder):
-        code = main_gui_integrated.start(args, windowed=False, ask_operator=False, scratch=tmp_path / "scratch")
+        code = boot.start(args, windowed=False, ask_operator=False, scratch=tmp_path / "scratch")
     assert code == 0 and started == [tmp_path / "scratch" / "config.yml"]
 
 
@@ -178,13 +185,16 @@ def take_over(port: int, client_id: str) -> None:
         client.loop_stop()
 
 
+@pytest.mark.tcp
+@pytest.mark.broker
+@pytest.mark.slow
 async def test_a_client_id_taken_over_again_and_again_raises_two_controllers_once(tmp_path, broker, caplog):
     client_id = "pms-takeover-test"
     config = write_config(tmp_path, mqtt={"broker": "127.0.0.1", "port": broker.port, "client_id": client_id})
     recorder = Recorder(broker.port, ("pms/alarm/PMS",))
     raised: list[AlarmChanged] = []
     try:
-        async with Plant(load_config(config), Clock(), mqtt=True) as plant:
+        async with SimulatedSite(load_config(config), Clock(), mqtt=True) as plant:
             gateway = plant.runtime.mqtt
             assert gateway is not None
             plant.runtime.bus.subscribe(AlarmChanged, lambda e: e.alarm == "two_controllers" and raised.append(e))
@@ -214,7 +224,7 @@ async def test_a_client_id_taken_over_again_and_again_raises_two_controllers_onc
 def test_a_folder_that_cannot_be_locked_leaves_the_pms_running_unguarded_with_a_warning(tmp_path):
     (tmp_path / "not a folder").write_text("", encoding="utf-8")
     config = write_config(tmp_path, history={"path": str(tmp_path / "not a folder" / "history.db")})
-    lock, unguarded = main.lock_data_folder(load_config(config))
+    lock, unguarded = data_folder.lock_data_folder(load_config(config))
     assert not lock.held and unguarded is not None
     assert unguarded.startswith(f"cannot lock {tmp_path / 'not a folder' / LOCK_FILE} (")
     lock.release()  # harmless when not held

@@ -16,35 +16,41 @@ from pms_core.commands import CommandResult
 from pms_core.config import load_config
 from pms_core.interlocks import RULES, SocCheck, raised_bits
 from pms_core.registers import load_map
-from pms_core.simulator import PlantParams
-from tests.conftest import ROOT, Plant, auto_plant, free_port, wait_for, write_config
+from pms_sim import PlantParams
+from tests.helpers.configs import auto_site, write_config
+from tests.helpers.paths import ROOT
+from tests.helpers.ports import free_port
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for
+
+pytestmark = pytest.mark.tcp
 
 FIRE = 1 << 15  # BMS fire_alarm bit 15 (the test speaks the device's language: the simulator sets raw bits)
 INTERVAL = 5.0
 
 
-def site(tmp_path, **kw) -> Plant:
+def site(tmp_path, **kw) -> SimulatedSite:
     """A plant at 50x whose data goes stale after 0.3 s of real time: a loaded CI machine's hiccup is not an outage."""
-    return auto_plant(tmp_path, 50, 1, stale_real=0.3, **kw)
+    return auto_site(tmp_path, 50, 1, stale_real=0.3, **kw)
 
 
-def interlock_results(plant: Plant) -> list[CommandResult]:
+def interlock_results(plant: SimulatedSite) -> list[CommandResult]:
     results: list[CommandResult] = []
     plant.runtime.bus.subscribe(CommandResult, lambda r: results.append(r) if r.source == "interlock" else None)
     return results
 
 
-def alarms_of(plant: Plant) -> list[AlarmChanged]:
+def alarms_of(plant: SimulatedSite) -> list[AlarmChanged]:
     events: list[AlarmChanged] = []
     plant.runtime.bus.subscribe(AlarmChanged, events.append)
     return events
 
 
-def active(plant: Plant, alarm: str) -> bool:
+def active(plant: SimulatedSite, alarm: str) -> bool:
     return ("PMS", alarm) in plant.runtime.alarms.active
 
 
-async def run_auto_to_normal(plant: Plant) -> None:
+async def run_auto_to_normal(plant: SimulatedSite) -> None:
     op = plant.runtime.operation
     assert op.set_mode("auto", source="gui").ok
     outcome = op.start_auto(source="gui")
@@ -52,7 +58,7 @@ async def run_auto_to_normal(plant: Plant) -> None:
     await wait_for(lambda: plant.runtime.auto.machine.state == "NORMAL", 10, "normal operation")
 
 
-async def run_auto_to_charging(plant: Plant) -> None:
+async def run_auto_to_charging(plant: SimulatedSite) -> None:
     """The automatic mode running its charge cycle (SOC low), charging until the stop threshold."""
     await plant.all_online()
     await run_auto_to_normal(plant)
@@ -61,7 +67,7 @@ async def run_auto_to_charging(plant: Plant) -> None:
     await wait_for(lambda: auto.machine.state == "CHARGING" and auto.machine.waiting == "soc", 10, "charging")
 
 
-async def command(plant: Plant, device_type: str, name: str, **params) -> CommandResult:
+async def command(plant: SimulatedSite, device_type: str, name: str, **params) -> CommandResult:
     return await plant.runtime.commands.execute(plant.name(device_type), name, params, source="gui")
 
 
@@ -117,7 +123,7 @@ async def test_the_fire_stop_goes_to_every_pcs_and_dcdc(tmp_path):
     devices = [{"name": name, "type": kind, "ip": "127.0.0.1", "port": free_port(), "poll_interval": 1}
                for name, kind in (("BMS", "BMS"), ("PCS-A", "PCS"), ("PCS-B", "PCS"), ("DCDC", "DCDC"))]  # fmt: skip
     loaded = load_config(write_config(tmp_path, devices=devices, auto_mode={"command_interval": INTERVAL}), plant_speed=50)
-    async with Plant(loaded, Clock(50)) as plant:
+    async with SimulatedSite(loaded, Clock(50)) as plant:
         await plant.all_online()
         assert (await plant.runtime.commands.execute("PCS-A", "operation_mode", {"mode": "independent"}, source="gui")).ok
         await wait_for(lambda: plant.sim.plant.pcs.mode == "independent", 3, "running")  # both read the one model

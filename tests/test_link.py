@@ -10,8 +10,10 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from pms_core.clock import Clock
 from pms_core.modbus import DeviceError, LinkError, ModbusLink
-from pms_core.simulator import Simulator
-from tests.conftest import wait_for
+from pms_sim import Simulator
+from tests.helpers.waiting import wait_for
+
+pytestmark = pytest.mark.tcp
 
 
 @pytest.fixture

@@ -8,40 +8,24 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pms_core.clock import Clock
-from pms_core.config import load_config
 from pms_core.mqtt import gateway as gateway_module
-from tests.broker import Recorder
-from tests.conftest import Plant, wait_for, write_config
+from tests.helpers.broker import Recorder
+from tests.helpers.mqtt import B, ask, mqtt_site
+from tests.helpers.waiting import wait_for
 
-B = "pms"
-
-
-def mqtt_plant(tmp_path, broker, poll: float = 0.2, **mqtt) -> Plant:
-    loaded = load_config(
-        write_config(tmp_path, poll_interval=poll, mqtt={"port": broker.port, "client_id": "pms-test", **mqtt})
-    )
-    return Plant(loaded, Clock(), mqtt=True)
+pytestmark = [pytest.mark.tcp, pytest.mark.broker]
 
 
 @pytest.fixture
 async def site(tmp_path, broker):
     """The PMS on the simulator, connected to the broker, with a recording client on pms/#."""
     rec = Recorder(broker.port, (f"{B}/#",))
-    plant = mqtt_plant(tmp_path, broker)
+    plant = mqtt_site(tmp_path, broker)
     async with plant:
         await plant.all_online()
         await wait_for(lambda: plant.runtime.mqtt.connected, 10, "connected to the broker")
         yield plant, rec
     rec.close()
-
-
-async def ask(rec: Recorder, topic: str, payload, response: str = f"{B}/status/operation_mode/response", retain=False):
-    """Publish a control message and return the one response that answers it."""
-    before = len(rec.payloads(response))
-    rec.publish(topic, payload, retain=retain)
-    await wait_for(lambda: len(rec.payloads(response)) > before, 5, f"a response on {response}")
-    return rec.payloads(response)[before]
 
 
 async def test_online_status_data_messages_and_device_status(site):
@@ -157,7 +141,7 @@ async def test_raw_writes_are_refused_by_default(site):
 
 async def test_raw_writes_when_allowed_only_to_writable_mapped_registers(tmp_path, broker):
     rec = Recorder(broker.port, (f"{B}/#",))
-    async with mqtt_plant(tmp_path, broker, allow_raw_writes=True) as plant:
+    async with mqtt_site(tmp_path, broker, allow_raw_writes=True) as plant:
         await plant.all_online()
         await wait_for(lambda: plant.runtime.mqtt.connected, 10, "connected")
         pcs = plant.name("PCS")
@@ -185,7 +169,7 @@ async def test_raw_writes_when_allowed_only_to_writable_mapped_registers(tmp_pat
 
 async def test_location_scoped_topics_and_other_locations(tmp_path, broker):
     rec = Recorder(broker.port, (f"{B}/#",))
-    async with mqtt_plant(tmp_path, broker, location="대실마을") as plant:
+    async with mqtt_site(tmp_path, broker, location="대실마을") as plant:
         await plant.all_online()
         await wait_for(lambda: plant.runtime.mqtt.connected, 10, "connected")
         scoped = f"{B}/status/대실마을/operation_mode/response"
@@ -256,7 +240,7 @@ async def test_a_retained_command_is_not_replayed_at_connect(tmp_path, broker):
     rec = Recorder(broker.port, (f"{B}/#",))
     command = {"device_name": "한자연_PCS", "command": "operation_mode", "mode": "charge"}
     rec.publish(f"{B}/control/basic_mode", command, retain=True)  # left on the broker by some back end
-    async with mqtt_plant(tmp_path, broker) as plant:
+    async with mqtt_site(tmp_path, broker) as plant:
         await plant.all_online()
         await wait_for(lambda: plant.runtime.mqtt.connected, 10, "connected")
         assert (await ask(rec, f"{B}/control/auto_mode/status", {}))["success"]
@@ -360,7 +344,7 @@ async def test_a_retained_status_the_client_refused_is_sent_again(tmp_path, brok
     """Even when paho's queue overflows (here made tiny), the broker ends up holding the latest thresholds."""
     monkeypatch.setattr(gateway_module, "MAX_QUEUED", 3)
     rec = Recorder(broker.port, (f"{B}/#",))
-    async with mqtt_plant(tmp_path, broker) as plant:
+    async with mqtt_site(tmp_path, broker) as plant:
         await plant.all_online()
         await wait_for(lambda: plant.runtime.mqtt.connected, 10, "connected")
         for i in range(60):  # each change publishes its answer, the thresholds and the operation status

@@ -11,15 +11,18 @@ from datetime import datetime
 import pytest
 
 from pms_core.bus import BrokerStateChanged
-from tests.broker import Mosquitto, Recorder
-from tests.conftest import wait_for, wait_until, write_config
-from tests.test_mqtt import B, ask, mqtt_plant
-from tests.test_runner import start
+from tests.helpers.broker import Mosquitto, Recorder
+from tests.helpers.configs import write_config
+from tests.helpers.mqtt import B, ask, mqtt_site
+from tests.helpers.runner import start_runner
+from tests.helpers.waiting import wait_for, wait_until
+
+pytestmark = [pytest.mark.tcp, pytest.mark.broker]
 
 
 async def test_broker_restart_drops_data_meanwhile_then_everything_is_back(tmp_path, broker):
     states: list[BrokerStateChanged] = []
-    async with mqtt_plant(tmp_path, broker) as plant:
+    async with mqtt_site(tmp_path, broker) as plant:
         plant.runtime.bus.subscribe(BrokerStateChanged, states.append)
         gateway = plant.runtime.mqtt
         await plant.all_online()
@@ -59,7 +62,7 @@ def _epoch(stamp: str) -> float:
 def test_the_last_will_on_a_killed_process_and_offline_on_a_clean_stop(tmp_path, broker, stop, reason):
     config = write_config(tmp_path, mqtt={"port": broker.port, "client_id": "pms-proc"})
     rec = Recorder(broker.port, (f"{B}/status",))
-    proc = start(config, tmp_path / "data", "--simulate")
+    proc = start_runner(config, tmp_path / "data", "--simulate")
     try:
         wait_until(lambda: any(p["status"] == "online" for p in rec.payloads(f"{B}/status")), 20, "online")
         getattr(proc, stop)()
@@ -105,7 +108,7 @@ def secure_broker(tmp_path):
 async def test_tls_with_the_right_password_connects(tmp_path, secure_broker):
     broker, certs = secure_broker
     tls = {"ca_file": "certs/ca.crt"}  # relative to the config file, as a site writes it
-    async with mqtt_plant(tmp_path, broker, username="pms", password="s3cret", tls=tls) as plant:
+    async with mqtt_site(tmp_path, broker, username="pms", password="s3cret", tls=tls) as plant:
         await wait_for(lambda: plant.runtime.mqtt.connected, 10, "connected over TLS")
         rec = Recorder(broker.port, (f"{B}/#",), username="pms", password="s3cret", ca_file=str(certs / "ca.crt"))
         answer = await ask(rec, f"{B}/control/auto_mode/status", {})
@@ -115,7 +118,7 @@ async def test_tls_with_the_right_password_connects(tmp_path, secure_broker):
 
 async def test_a_wrong_password_is_refused_and_said_in_status_and_log(tmp_path, secure_broker, caplog):
     broker, _ = secure_broker
-    async with mqtt_plant(tmp_path, broker, username="pms", password="wrong", tls={"ca_file": "certs/ca.crt"}) as plant:
+    async with mqtt_site(tmp_path, broker, username="pms", password="wrong", tls={"ca_file": "certs/ca.crt"}) as plant:
         gateway = plant.runtime.mqtt
         await wait_for(lambda: gateway.error and "refused by the broker" in gateway.error, 10, "the refusal")
         assert gateway.state == "disconnected" and "authori" in gateway.error.lower()
@@ -129,7 +132,7 @@ async def test_a_wrong_password_is_refused_and_said_in_status_and_log(tmp_path, 
 async def test_an_untrusted_server_certificate_is_refused(tmp_path, secure_broker):
     broker, _ = secure_broker
     tls = {"ca_file": "certs/other.crt"}  # a CA that did not sign the broker's certificate
-    async with mqtt_plant(tmp_path, broker, username="pms", password="s3cret", tls=tls) as plant:
+    async with mqtt_site(tmp_path, broker, username="pms", password="s3cret", tls=tls) as plant:
         gateway = plant.runtime.mqtt
         await wait_for(lambda: gateway.error and "certificate verify failed" in gateway.error, 10, "a TLS error")
         assert json.dumps(gateway.error)  # a plain message the console and log can show

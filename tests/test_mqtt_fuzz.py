@@ -21,10 +21,14 @@ from hypothesis import strategies as st
 
 from pms_core.clock import Clock
 from pms_core.config import Thresholds, load_config
-from tests.broker import Mosquitto, Recorder
-from tests.conftest import Plant, wait_for, wait_until, write_config
+from tests.helpers.broker import Mosquitto, Recorder
+from tests.helpers.configs import write_config
+from tests.helpers.mqtt import B
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for, wait_until
 
-B = "pms"
+pytestmark = [pytest.mark.tcp, pytest.mark.broker]
+
 LOCATION = "대실마을"
 SYSTEM = ("operation_mode", "auto_mode/start", "auto_mode/stop", "auto_mode/status", "basic_mode", "threshold_config",
           "alarm_ack")  # fmt: skip
@@ -46,7 +50,7 @@ def site(tmp_path_factory):
 
     async def run() -> None:
         held["stop"] = asyncio.Event()
-        async with Plant(load_config(config), Clock(), mqtt=True) as plant:
+        async with SimulatedSite(load_config(config), Clock(), mqtt=True) as plant:
             held["plant"] = plant
             await plant.all_online()
             await wait_for(lambda: plant.runtime.mqtt.connected, 10, "connected")
@@ -139,7 +143,8 @@ payload = st.one_of(
     fields.map(lambda d: json.dumps(d).encode()),
     # an integer longer than Python parses by default (4,300 digits) in a field of every kind
     st.tuples(st.sampled_from(["request_id", "value", "kw", "command_interval"]), st.integers(4301, 6000)).map(
-        lambda f: b'{"%s": %s}' % (f[0].encode(), b"9" * f[1])),
+        lambda f: b'{"%s": %s}' % (f[0].encode(), b"9" * f[1])
+    ),
     json_value.map(lambda v: json.dumps(v).encode()),
     st.binary(max_size=40),
     st.text(max_size=40).map(str.encode),
@@ -172,6 +177,7 @@ site_stats = {"messages": 0}
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(st.lists(st.tuples(topic, payload), min_size=5, max_size=25))
+@pytest.mark.slow
 def test_random_control_messages_are_answered_or_ignored_and_nothing_is_written(site, messages):
     plant, rec, tracebacks = site
     sent = [(t, b) for t, b in messages if not switches_to_basic(t, b)]

@@ -25,7 +25,9 @@ from pms_core import config as config_module
 from pms_core import paths
 from pms_core.build_info import BuildInfo, build_info
 from pms_core.config import ConfigError, load_config
-from tests.conftest import ROOT, write_config
+from pms_gui.selftest import selftest_config
+from tests.helpers.configs import write_config
+from tests.helpers.paths import ROOT
 
 BATS = {"normal": ROOT / "build_normal.bat", "dcdc_disabled": ROOT / "build_dcdc_disabled.bat"}
 SHARED_BAT = ROOT / "scripts" / "build.bat"
@@ -234,7 +236,7 @@ async def test_without_a_dcdc_the_automatic_mode_skips_the_dcdc_steps(tmp_path):
     from pms_core.runtime import Runtime  # noqa: PLC0415
 
     loaded = load_config(ROOT / "config" / "config_dcdc_disabled.yml")
-    runtime = Runtime(loaded, mqtt=False, state_dir=tmp_path)
+    runtime = Runtime(loaded, with_mqtt=False, state_dir=tmp_path)
     assert runtime.auto.by_type["DCDC"] is None and runtime.device_of_type("DCDC") is None
 
 
@@ -254,6 +256,8 @@ def run_console(tmp_path: Path, *args: str, stdio: bool = True, timeout: float =
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_selftest_polls_every_device_confirms_a_command_and_leaves_the_site_data_alone(tmp_path):
     proc = run_console(tmp_path, "--selftest")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -266,12 +270,16 @@ def test_selftest_polls_every_device_confirms_a_command_and_leaves_the_site_data
     assert "selftest OK" in (data / "logs" / "pms.log").read_text(encoding="utf-8")
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_selftest_of_the_dcdc_disabled_config_has_no_dcdc_dock(tmp_path):
     proc = run_console(tmp_path, "--selftest", "--config", str(ROOT / "config" / "config_dcdc_disabled.yml"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "selftest OK: 2 device(s) online" in proc.stdout  # the selftest checks one dock per device type
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_selftest_fails_with_the_reason_on_a_bad_config(tmp_path):
     bad = write_config(tmp_path, devices=[{"name": "b", "type": "BMS", "ip": "127.0.0.1", "port": 15020, "pol_interval": 1}])
     proc = run_console(tmp_path, "--selftest", "--config", str(bad))
@@ -279,6 +287,8 @@ def test_selftest_fails_with_the_reason_on_a_bad_config(tmp_path):
     assert "devices[0].pol_interval: unknown key" in proc.stderr and "selftest FAILED" in proc.stderr
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_selftest_survives_no_stdout_and_no_stderr_like_the_windowed_build(tmp_path):
     proc = run_console(tmp_path, "--selftest", stdio=False)
     log_file = tmp_path / "data" / "logs" / "pms.log"
@@ -292,6 +302,8 @@ def test_selftest_survives_no_stdout_and_no_stderr_like_the_windowed_build(tmp_p
     assert (tmp_path / "data" / "logs" / "crash.log").exists()  # faulthandler's file for hard crashes
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_a_windowed_selftest_logs_a_bad_config_and_does_not_wait_for_an_operator(tmp_path):
     bad = write_config(tmp_path, devices=[{"name": "b", "type": "BMS", "ip": "127.0.0.1", "port": 15020, "pol_interval": 1}])
     proc = run_console(tmp_path, "--selftest", "--config", str(bad), stdio=False, timeout=30)
@@ -300,6 +312,8 @@ def test_a_windowed_selftest_logs_a_bad_config_and_does_not_wait_for_an_operator
     assert "cannot start with" in log and "devices[0].pol_interval: unknown key" in log
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_selftest_excludes_demo_and_exit_after(tmp_path):
     proc = run_console(tmp_path, "--selftest", "--demo", timeout=30)
     assert proc.returncode == 2 and "--selftest runs its own simulator" in proc.stderr
@@ -312,7 +326,7 @@ def test_the_selftest_config_moves_every_endpoint_to_a_free_loopback_port(tmp_pa
         {"name": "d", "type": "DCDC", "ip": "10.0.0.6", "port": 502, "slave_id": 2},
     ], auto_mode={"resume_on_start": True}, history={"path": "/site/history.db"})  # fmt: skip
     (tmp_path / "scratch").mkdir()
-    loaded = load_config(main_gui_integrated.selftest_config(load_config(site), tmp_path / "scratch"))
+    loaded = load_config(selftest_config(load_config(site), tmp_path / "scratch"))
     b, p, d = loaded.devices
     assert {dev.ip for dev in loaded.devices} == {"127.0.0.1"}
     assert p.port == d.port != b.port and 502 not in (b.port, p.port)  # one endpoint stays one endpoint
@@ -321,6 +335,7 @@ def test_the_selftest_config_moves_every_endpoint_to_a_free_loopback_port(tmp_pa
     assert loaded.config.mqtt.broker == "127.0.0.1" and loaded.config.mqtt.port != 1883
 
 
+@pytest.mark.gui
 def test_a_config_error_is_still_exit_code_2(tmp_path):
     with pytest.raises(ConfigError):
         load_config(tmp_path / "missing.yml")

@@ -9,15 +9,19 @@ import pytest
 from pms_core.bus import LinkStateChanged, Snapshot
 from pms_core.clock import Clock
 from pms_core.config import load_config
-from pms_core.simulator import PlantParams
-from tests.conftest import Plant, wait_for, write_config
+from pms_sim import PlantParams
+from tests.helpers.configs import write_config
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for
+
+pytestmark = pytest.mark.tcp
 
 
-def expected(plant: Plant, type_: str) -> dict[str, float]:
+def expected(site: SimulatedSite, type_: str) -> dict[str, float]:
     """What the device should report now: the plant's values through the map's scaling."""
-    dev = plant.device(type_)
+    dev = site.device(type_)
     out = {}
-    for name, value in plant.sim.plant.values(type_).items():
+    for name, value in site.sim.plant.values(type_).items():
         reg = dev.map.registers[name]
         if reg.readable and reg.verified and name != "communication_count":  # counts requests, moves per block
             out[name] = reg.decode(reg.encode(value)) if value != reg.unavailable else None
@@ -27,17 +31,17 @@ def expected(plant: Plant, type_: str) -> dict[str, float]:
 @pytest.mark.parametrize("type_", ["BMS", "PCS", "DCDC"])
 async def test_polled_values_equal_the_plant_state(loaded, type_):
     # The plant's clock all but stopped, so the model does not move between the poll and the comparison.
-    async with Plant(loaded, Clock(), sim_clock=Clock(speed=1e-9)) as plant:
-        plant.sim.set_soc(63.7)
-        plant.sim.plant.pcs.charge_kw = 7.5
-        plant.sim.plant.pcs.energy.update(ac_chg=12345.6, dc_dis=987.0)  # kWh since the PCS was built
-        await plant.all_online()
-        dev = plant.device(type_)
+    async with SimulatedSite(loaded, Clock(), sim_clock=Clock(speed=1e-9)) as site:
+        site.sim.set_soc(63.7)
+        site.sim.plant.pcs.charge_kw = 7.5
+        site.sim.plant.pcs.energy.update(ac_chg=12345.6, dc_dis=987.0)  # kWh since the PCS was built
+        await site.all_online()
+        dev = site.device(type_)
         seen: list[Snapshot] = []
-        plant.runtime.bus.subscribe(Snapshot, lambda s: seen.append(s) if s.device_name == dev.name else None)
+        site.runtime.bus.subscribe(Snapshot, lambda s: seen.append(s) if s.device_name == dev.name else None)
         await wait_for(lambda: len(seen) >= 2, 5, "two snapshots")
         snap = seen[-1]
-        want = expected(plant, type_)
+        want = expected(site, type_)
         assert {k: snap.values[k] for k in want} == want
         assert len(want) > 15
     if type_ == "BMS":
@@ -60,9 +64,9 @@ async def test_polled_values_equal_the_plant_state(loaded, type_):
 async def test_modes_and_power_follow_the_plant(tmp_path):
     """An hour of plant time a second: the PCS charges at the register-1 power and the SOC rises."""
     loaded = load_config(write_config(tmp_path, poll_interval=30), plant_speed=3600)
-    async with Plant(loaded, Clock(speed=3600), PlantParams(initial_soc=40, capacity_kwh=60)) as plant:
-        await plant.all_online()
-        pcs, bms = plant.device("PCS"), plant.device("BMS")
+    async with SimulatedSite(loaded, Clock(speed=3600), PlantParams(initial_soc=40, capacity_kwh=60)) as site:
+        await site.all_online()
+        pcs, bms = site.device("PCS"), site.device("BMS")
         await pcs.write_register(1, 120)  # 12.0 kW
         await pcs.write_register(22, 0x55)  # charge
         await wait_for(lambda: pcs.snapshot.derived["operating_mode"] == "charge", 5, "PCS charging")
@@ -72,20 +76,20 @@ async def test_modes_and_power_follow_the_plant(tmp_path):
         assert bms.snapshot.derived["battery_power"] > 11.5
 
 
-async def test_killed_server_goes_offline_and_returns_with_fresh_data(plant):
-    bms = plant.device("BMS")
+async def test_killed_server_goes_offline_and_returns_with_fresh_data(site):
+    bms = site.device("BMS")
     states: list[str] = []
     published: list[Snapshot] = []
-    plant.runtime.bus.subscribe(LinkStateChanged, lambda e: states.append(e.state) if e.device_name == bms.name else None)
-    plant.runtime.bus.subscribe(Snapshot, lambda s: published.append(s) if s.device_name == bms.name else None)
+    site.runtime.bus.subscribe(LinkStateChanged, lambda e: states.append(e.state) if e.device_name == bms.name else None)
+    site.runtime.bus.subscribe(Snapshot, lambda s: published.append(s) if s.device_name == bms.name else None)
 
-    server = plant.sim.server(bms.name)
+    server = site.sim.server(bms.name)
     await server.stop()
     await wait_for(lambda: bms.state == "offline", 3, "offline")
     assert bms.fresh_snapshot() is None
-    assert plant.device("PCS").state == "online"  # other devices are unaffected
+    assert site.device("PCS").state == "online"  # other devices are unaffected
 
-    plant.sim.set_soc(71.3)  # changes while the PMS cannot see the BMS
+    site.sim.set_soc(71.3)  # changes while the PMS cannot see the BMS
     count = len(published)
     await asyncio.sleep(0.5)
     assert len(published) == count  # nothing published while offline
@@ -99,9 +103,9 @@ async def test_killed_server_goes_offline_and_returns_with_fresh_data(plant):
     print(f"online {took:.2f} s after the server returned")
 
 
-async def test_silent_device_goes_stale_then_fresh_again(plant):
-    pcs = plant.device("PCS")
-    server = plant.sim.server(pcs.name)
+async def test_silent_device_goes_stale_then_fresh_again(site):
+    pcs = site.device("PCS")
+    server = site.sim.server(pcs.name)
     before = pcs.snapshot
     server.stop_answering()
     await wait_for(lambda: pcs.state == "stale", 4, "stale")
@@ -114,30 +118,30 @@ async def test_silent_device_goes_stale_then_fresh_again(plant):
 
 async def test_device_unreachable_at_start_is_offline_and_retried(tmp_path):
     loaded = load_config(write_config(tmp_path))
-    plant = Plant(loaded, Clock())
+    site = SimulatedSite(loaded, Clock())
     dcdc_name = next(d.name for d in loaded.devices if d.type == "DCDC")
-    await plant.sim.start()
-    await plant.sim.server(dcdc_name).stop()  # nothing listens at the DC-DC's port
-    await plant.runtime.start()
+    await site.sim.start()
+    await site.sim.server(dcdc_name).stop()  # nothing listens at the DC-DC's port
+    await site.runtime.start()
     try:
-        await wait_for(lambda: plant.device("BMS").state == "online", 5, "BMS online")
-        dcdc = plant.device("DCDC")
+        await wait_for(lambda: site.device("BMS").state == "online", 5, "BMS online")
+        dcdc = site.device("DCDC")
         await asyncio.sleep(0.5)
         assert dcdc.state == "offline" and "connection refused" in dcdc.error
-        await plant.sim.server(dcdc_name).start()
+        await site.sim.server(dcdc_name).start()
         await wait_for(lambda: dcdc.state == "online", 6.5, "DC-DC online once it appears")
     finally:
-        await plant.runtime.stop()
-        await plant.sim.stop()
+        await site.runtime.stop()
+        await site.sim.stop()
 
 
 async def test_polls_hold_their_rate_without_drift(tmp_path):
     loaded = load_config(write_config(tmp_path, poll_interval=0.1))
-    async with Plant(loaded, Clock()) as plant:
-        await plant.all_online()
+    async with SimulatedSite(loaded, Clock()) as site:
+        await site.all_online()
         starts: list[float] = []
-        bms = plant.device("BMS")
-        plant.runtime.bus.subscribe(Snapshot, lambda s: starts.append(s.monotonic) if s.device_name == bms.name else None)
+        bms = site.device("BMS")
+        site.runtime.bus.subscribe(Snapshot, lambda s: starts.append(s.monotonic) if s.device_name == bms.name else None)
         await wait_for(lambda: len(starts) >= 21, 5, "21 polls")
     span = starts[20] - starts[0]
     assert abs(span - 2.0) < 0.05  # 20 intervals of 0.1 s, no accumulated drift

@@ -10,14 +10,18 @@ import pytest
 from pms_core.clock import Clock
 from pms_core.config import load_config
 from pms_core.devices.base import UNSUPPORTED_RETRY
-from tests.broker import Recorder
-from tests.conftest import Plant, wait_for, write_config
+from tests.helpers.broker import Recorder
+from tests.helpers.configs import write_config
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for
+
+pytestmark = pytest.mark.tcp
 
 
 @pytest.mark.parametrize(("off_grid", "alarmed"), [(False, True), (True, False)])
 async def test_the_grid_blackout_is_a_warning_except_at_an_off_grid_site(tmp_path, off_grid, alarmed):
     loaded = load_config(write_config(tmp_path, site={"off_grid": off_grid}))
-    async with Plant(loaded, Clock()) as plant:
+    async with SimulatedSite(loaded, Clock()) as plant:
         await plant.all_online()
         pcs = plant.name("PCS")
         state = plant.runtime.devices[pcs].map.registers["state_1"]
@@ -33,11 +37,12 @@ OPTION_REGISTERS = ["alarm_2", "load_active_power", "load_current_r", "load_curr
                     "load_frequency", "load_voltage_r", "load_voltage_s", "load_voltage_t", "state_2", "trip_3"]  # fmt: skip
 
 
+@pytest.mark.broker
 async def test_a_pcs_without_its_option_board_is_online_and_publishes_the_rest(tmp_path, broker):
     poll = 0.2
     loaded = load_config(write_config(tmp_path, poll_interval=poll, mqtt={"port": broker.port, "client_id": "pms-site"}))
     rec = Recorder(broker.port, ("pms/#",))
-    async with Plant(loaded, Clock(), mqtt=True, without=("pcs-option",)) as plant:
+    async with SimulatedSite(loaded, Clock(), mqtt=True, without=("pcs-option",)) as plant:
         started = time.monotonic()
         await wait_for(lambda: plant.device("PCS").state == "online", 5, "the PCS online")
         assert time.monotonic() - started <= 2 * poll + 0.5  # its first or second poll, not a retry later
@@ -55,10 +60,11 @@ async def test_a_pcs_without_its_option_board_is_online_and_publishes_the_rest(t
     rec.close()
 
 
+@pytest.mark.slow
 async def test_an_unsupported_block_is_asked_again_every_hour_and_read_once_fitted(tmp_path):
     """At 600x an hour of plant time is 6 s: the block is not asked at every poll, and is read an hour later."""
     loaded = load_config(write_config(tmp_path, poll_interval=5), plant_speed=600)
-    async with Plant(loaded, Clock(speed=600), without=("pcs-option",)) as plant:
+    async with SimulatedSite(loaded, Clock(speed=600), without=("pcs-option",)) as plant:
         pcs = plant.device("PCS")
         await wait_for(lambda: bool(pcs.unsupported), 5, "the option block refused")
         refused_at = next(iter(pcs.unsupported.values()))

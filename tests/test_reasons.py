@@ -17,7 +17,6 @@ import pytest
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QMessageBox
 
-import main_gui_integrated
 from pms_core import validation
 from pms_core.automation.settings import SettingsError, changed
 from pms_core.bus import AlarmChanged, Bus
@@ -26,9 +25,11 @@ from pms_core.commands import CommandService
 from pms_core.config import ConfigError, Thresholds, load_config
 from pms_core.interlocks import RULES, Active, Interlocks
 from pms_core.reasons import ENGLISH, Reason
+from pms_gui import boot
 from pms_gui.reasons import REASONS, tr_reason
-from tests.conftest import ROOT, wait_for
-from tests.test_gui import console, gui_plant
+from tests.helpers.gui import console, gui_site
+from tests.helpers.paths import ROOT
+from tests.helpers.waiting import wait_for
 
 CORE = ROOT / "pms_core"
 # Calls whose argument at this position (or keyword) is what the operator reads: never an English literal.
@@ -246,7 +247,7 @@ def test_a_bad_config_shows_korean_lines_naming_the_file_in_the_start_up_box(tmp
         return err.value
 
     values = mistakes('devices: [{name: "p", type: "PCS", ip: 10.0.0.5, colour: red}]\nmqtt: {keepalive: 1}\n')
-    korean = main_gui_integrated.startup_config_error_text(values, "ko")
+    korean = boot.startup_config_error_text(values, "ko")
     assert korean.splitlines() == [
         "설정 파일에 잘못된 곳이 있어 PMS를 시작할 수 없습니다:",
         "",
@@ -254,9 +255,7 @@ def test_a_bad_config_shows_korean_lines_naming_the_file_in_the_start_up_box(tmp
         f"{path}: devices[0].colour: 알 수 없는 키입니다",
     ]
     # English in the box is the lines stderr and the log show
-    assert main_gui_integrated.startup_config_error_text(values, "en") == (
-        f"PMS cannot start: the config has mistakes:\n\n{values}"
-    )
+    assert boot.startup_config_error_text(values, "en") == (f"PMS cannot start: the config has mistakes:\n\n{values}")
     plant = mistakes('devices: [{name: "p", type: "PCS", ip: 10.0.0.5, poll_interval: 15}, {name: "p", type: "BMS",'
                      ' ip: 10.0.0.5, port: 0502}]\n')  # fmt: skip
     assert f"{path}: devices[1].port: 숫자를 그대로 쓰십시오 (입력값 0502" in tr_reason(plant.reasons[0], "ko")
@@ -273,13 +272,15 @@ def test_a_bad_config_shows_korean_lines_naming_the_file_in_the_start_up_box(tmp
 
 def test_a_line_the_core_gives_as_plain_text_is_shown_as_it_is():
     exc = ConfigError(["config.yml: devices[2]: 'd' is a DC-DC, but this is the DC-DC-disabled build"])
-    assert exc.lines == exc.reasons and exc.reasons[0] in main_gui_integrated.startup_config_error_text(exc, "ko")
+    assert exc.lines == exc.reasons and exc.reasons[0] in boot.startup_config_error_text(exc, "ko")
 
 
 # --- the Korean console -----------------------------------------------------------------------------------------
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_a_refused_automatic_start_and_a_threshold_error_are_korean_in_the_auto_panel(tmp_path, run_qt, qtbot):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             panel, pcs = window.auto, plant.name("PCS")
             plant.sim.set_bits(pcs, "trip_1", 1)  # Batt 저전압: a PCS trip
             await wait_for(lambda: plant.runtime.interlocks.of("pcs_trip", "PCS") is not None, 5, "the PCS trip")
@@ -303,9 +304,11 @@ def test_a_refused_automatic_start_and_a_threshold_error_are_korean_in_the_auto_
     run_qt(scenario)
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_an_interlock_refusal_is_korean_in_the_controls_and_the_event_log(tmp_path, run_qt, qtbot):
     async def scenario() -> None:
-        async with gui_plant(tmp_path) as plant, console(plant) as window:
+        async with gui_site(tmp_path) as plant, console(plant) as window:
             pcs = plant.name("PCS")
             plant.sim.set_bits(pcs, "trip_1", 1)
             await wait_for(lambda: plant.runtime.interlocks.of("pcs_trip", "PCS") is not None, 5, "the PCS trip")

@@ -10,8 +10,7 @@ import pytest
 from pms_core.alarms import alarm_bits
 from pms_core.automation import state_machine as sm
 from pms_core.registers import MapError, Register, load_map, plan_reads
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers.paths import ROOT
 
 
 def reg(**kw) -> Register:
@@ -223,7 +222,7 @@ def test_dcdc_102_to_105_are_reserved_and_no_automatic_step_uses_a_reserved_comm
     maps = {"PCS": PCS, "DCDC": DCDC, "BMS": BMS}
     for name in (*sm.STATE_OF, "fault_recovery", "dcdc_recovery", "recovery"):
         for step in sm.sequence(name, ctx):
-            spec = maps[step.device].commands[step.command]
+            spec = maps[step.device_type].commands[step.command]
             arg = dict(step.params).get(spec.param or "")
             write = spec.choices.get(arg) if isinstance(arg, str) else None  # a switch (on / off) is never reserved
             assert write is None or not write.reserved, (name, step.label)

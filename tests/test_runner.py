@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_config
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def start(config: Path, data: Path, *extra: str) -> subprocess.Popen:
-    env = dict(os.environ, PMS_DATA_DIR=str(data), PYTHONDEVMODE="1")  # dev mode: asyncio reports pending tasks
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "main.py"), "--config", str(config), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        encoding="utf-8",
-        env=env,
-    )
+from tests.helpers.configs import write_config
+from tests.helpers.runner import start_runner
 
 
 def wait_log(log: Path, text: str, count: int = 1, timeout: float = 15) -> str:
@@ -39,9 +23,10 @@ def wait_log(log: Path, text: str, count: int = 1, timeout: float = 15) -> str:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.tcp
 def test_simulate_runs_and_stops_cleanly_on_a_signal(tmp_path, sig):
     config = write_config(tmp_path)
-    proc = start(config, tmp_path / "data", "--simulate")
+    proc = start_runner(config, tmp_path / "data", "--simulate")
     try:
         wait_log(tmp_path / "data" / "logs" / "pms.log", "is online", count=3)
         sent = time.monotonic()
@@ -57,9 +42,10 @@ def test_simulate_runs_and_stops_cleanly_on_a_signal(tmp_path, sig):
         assert bad not in out, out
 
 
+@pytest.mark.tcp
 def test_unreachable_device_is_reported_offline_and_the_runner_keeps_going(tmp_path):
     config = write_config(tmp_path)  # no --simulate: nothing listens on these ports
-    proc = start(config, tmp_path / "data")
+    proc = start_runner(config, tmp_path / "data")
     try:
         log = wait_log(tmp_path / "data" / "logs" / "pms.log", "cannot connect", count=3)
         assert "한자연_BMS (127.0.0.1:" in log and "is offline" in log

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from pms_core.automation.settings import SettingsError, SettingsStore
 from pms_core.bus import AlarmChanged
 from pms_core.config import AutoModeConfig, Thresholds
-from tests.conftest import auto_plant, wait_for
+from tests.helpers.configs import auto_site
+from tests.helpers.waiting import wait_for
 
 BAD_NUMBERS = st.one_of(
     st.sampled_from([math.nan, math.inf, -math.inf, 1e12, -1.0, 1e308]),
@@ -48,13 +49,14 @@ def test_bounds_are_the_documented_ones(tmp_path):
         store.update({"charging_power": 31}, pcs_rating_kw=30)
 
 
+@pytest.mark.tcp
 async def test_a_poisoned_state_file_is_set_aside_and_the_pms_starts_from_config_yml(tmp_path, data_folder):
     """A NaN that once reached the state file must not fault the automatic mode at every later start."""
     data_folder.mkdir(parents=True)
     state = data_folder / "pms_state.json"
     poisoned = {"settings": {"command_interval": math.nan}, "mode": {"mode": "auto", "auto_running": True}}
     state.write_text(json.dumps(poisoned))  # as the PMS once wrote it: Python's json writes NaN
-    plant = auto_plant(tmp_path, 50, 1, command_interval=5, resume_on_start=True)
+    plant = auto_site(tmp_path, 50, 1, command_interval=5, resume_on_start=True)
     alarms: list[AlarmChanged] = []
     plant.runtime.bus.subscribe(AlarmChanged, alarms.append)
     async with plant:

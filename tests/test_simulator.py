@@ -14,16 +14,21 @@ import pytest
 from pms_core.clock import Clock
 from pms_core.config import LoadedConfig, load_config
 from pms_core.modbus import DeviceError, LinkError, ModbusLink
-from pms_core.simulator import PlantParams, Simulator
-from pms_core.simulator.plant import Plant as SimPlant
-from tests.conftest import ROOT, Plant, today_at, wait_for, write_config
+from pms_sim import PlantParams, Simulator
+from pms_sim.plant import Plant as SimPlant
+from tests.helpers.configs import today_at, write_config
+from tests.helpers.paths import ROOT
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for
+
+pytestmark = pytest.mark.tcp
 
 SPEED = 3600  # an hour of plant time per second
 
 
-async def start(tmp_path, hour: int, **params) -> Plant:
+async def start(tmp_path, hour: int, **params) -> SimulatedSite:
     loaded = load_config(write_config(tmp_path, poll_interval=30), plant_speed=SPEED)
-    plant = Plant(loaded, Clock(SPEED, start=today_at(hour)), PlantParams(**params))
+    plant = SimulatedSite(loaded, Clock(SPEED, start=today_at(hour)), PlantParams(**params))
     await plant.__aenter__()
     await plant.all_online()
     return plant
@@ -175,7 +180,7 @@ async def test_the_command_line_takes_without(tmp_path):
     loaded = load_config(config)
     pcs = next(d for d in loaded.devices if d.type == "PCS")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pms_core.simulator", "--config", str(config), "--without", "pcs-option",
+        sys.executable, "-m", "pms_sim", "--config", str(config), "--without", "pcs-option",
         cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     link = ModbusLink(pcs.ip, pcs.port)

@@ -47,7 +47,7 @@ STALE = Observe(Observation())
 
 
 def issued(actions) -> list[tuple[str, str, dict]]:
-    return [(a.step.device, a.step.command, dict(a.step.params)) for a in actions if isinstance(a, Issue)]
+    return [(a.step.device_type, a.step.command, dict(a.step.params)) for a in actions if isinstance(a, Issue)]
 
 
 class Driver:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from pms_core.automation import state_machine as sm
 from pms_core.automation.auto_mode import RETRY_AFTER
 from pms_core.bus import AlarmChanged, Snapshot
@@ -15,8 +17,12 @@ from pms_core.config import load_config
 from pms_core.devices.pcs import PcsDevice
 from pms_core.history import History
 from pms_core.mqtt import messages
-from tests.broker import Recorder
-from tests.conftest import Plant, auto_plant, wait_for, write_config
+from tests.helpers.broker import Recorder
+from tests.helpers.configs import auto_site, write_config
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for
+
+pytestmark = pytest.mark.tcp
 
 START_SEQUENCE = [("PCS", 21), ("PCS", 24), ("DCDC", 100), ("DCDC", 107)]
 
@@ -34,18 +40,18 @@ def broken_for(times: int, original, when=lambda *args, **kwargs: True):
     return wrapper
 
 
-def worker_alarms(plant: Plant) -> list[AlarmChanged]:
+def worker_alarms(site: SimulatedSite) -> list[AlarmChanged]:
     alarms: list[AlarmChanged] = []
-    plant.runtime.bus.subscribe(AlarmChanged, lambda a: alarms.append(a) if a.code == "worker_failed" else None)
+    site.runtime.bus.subscribe(AlarmChanged, lambda a: alarms.append(a) if a.code == "worker_failed" else None)
     return alarms
 
 
-async def test_a_bug_in_decoding_does_not_end_the_polling_of_a_device(plant, monkeypatch, caplog):
-    pcs = plant.device("PCS")
+async def test_a_bug_in_decoding_does_not_end_the_polling_of_a_device(site, monkeypatch, caplog):
+    pcs = site.device("PCS")
     alarms: list[AlarmChanged] = []
-    plant.runtime.bus.subscribe(AlarmChanged, lambda a: alarms.append(a) if a.code == "worker_failed" else None)
+    site.runtime.bus.subscribe(AlarmChanged, lambda a: alarms.append(a) if a.code == "worker_failed" else None)
     snapshots: list[Snapshot] = []
-    plant.runtime.bus.subscribe(Snapshot, lambda s: snapshots.append(s) if s.device_name == pcs.name else None)
+    site.runtime.bus.subscribe(Snapshot, lambda s: snapshots.append(s) if s.device_name == pcs.name else None)
     monkeypatch.setattr(PcsDevice, "derive", broken_for(3, PcsDevice.derive))
     with caplog.at_level(logging.ERROR, logger="pms_core.supervision"):
         await wait_for(lambda: len(snapshots) >= 3, 10, "the PCS polled again after the bug")
@@ -53,11 +59,12 @@ async def test_a_bug_in_decoding_does_not_end_the_polling_of_a_device(plant, mon
     assert sum(1 for r in caplog.records if r.exc_info) == 1  # the traceback once, then one line each
 
 
-async def test_a_bug_in_the_history_writer_does_not_end_it(plant, monkeypatch):
-    history = plant.runtime.history
+@pytest.mark.slow
+async def test_a_bug_in_the_history_writer_does_not_end_it(site, monkeypatch):
+    history = site.runtime.history
     assert history is not None
     alarms: list[AlarmChanged] = []
-    plant.runtime.bus.subscribe(AlarmChanged, lambda a: alarms.append(a) if a.code == "worker_failed" else None)
+    site.runtime.bus.subscribe(AlarmChanged, lambda a: alarms.append(a) if a.code == "worker_failed" else None)
     monkeypatch.setattr(History, "_snapshot", broken_for(1, History._snapshot))
     before = history.batches
     await wait_for(lambda: history.batches >= before + 2, 10, "batches written after the bug")
@@ -65,14 +72,15 @@ async def test_a_bug_in_the_history_writer_does_not_end_it(plant, monkeypatch):
     assert history.status == "ok"
 
 
+@pytest.mark.broker
 async def test_a_bug_in_the_mqtt_gateway_is_an_alarm_on_mqtt_and_data_flows_again(tmp_path, broker, monkeypatch):
     loaded = load_config(write_config(tmp_path, mqtt={"port": broker.port, "client_id": "pms-supervised"}))
     rec = Recorder(broker.port, ("pms/#",))
-    async with Plant(loaded, Clock(), mqtt=True) as plant:
-        await plant.all_online()
-        await wait_for(lambda: plant.runtime.mqtt.connected, 10, "connected")
-        alarms = worker_alarms(plant)
-        topic = f"pms/PCS/{plant.name('PCS')}/data"
+    async with SimulatedSite(loaded, Clock(), mqtt=True) as site:
+        await site.all_online()
+        await wait_for(lambda: site.runtime.mqtt.connected, 10, "connected")
+        alarms = worker_alarms(site)
+        topic = f"pms/PCS/{site.name('PCS')}/data"
         monkeypatch.setattr(messages, "data_message", broken_for(3, messages.data_message))
         await wait_for(lambda: [a.active for a in alarms] == [True, False], 10, "the alarm raised, then cleared")
         before = len(rec.raw(topic))
@@ -86,15 +94,15 @@ async def test_a_bug_in_the_automatic_mode_is_retried_and_the_start_sequence_com
     """The wake-up at the end of the first timed gap (DC-DC reset 100 -> solar 107) fails twice. The devices are
     polled every 30 s only, so no snapshot wakes the machine in time: the runner retries after RETRY_AFTER, and the
     step comes late by that much. (The steps before are confirmed by a poll and need no timer.)"""
-    plant = auto_plant(tmp_path, 50, 30, command_interval=5)
-    async with plant:
-        await plant.all_online()
-        alarms = worker_alarms(plant)
+    site = auto_site(tmp_path, 50, 30, command_interval=5)
+    async with site:
+        await site.all_online()
+        alarms = worker_alarms(site)
         monkeypatch.setattr(sm, "step", broken_for(2, sm.step, when=lambda m, event, *_: isinstance(event, sm.Tick)))
-        op = plant.runtime.operation
+        op = site.runtime.operation
         assert op.set_mode("auto", source="gui").ok and op.start_auto(source="gui").ok
-        await wait_for(lambda: plant.runtime.auto.machine.state == "NORMAL", 10, "the start sequence done")
-        writes = plant.sim.plant.writes
+        await wait_for(lambda: site.runtime.auto.machine.state == "NORMAL", 10, "the start sequence done")
+        writes = site.sim.plant.writes
     assert [(t, a) for _, t, a, _ in writes] == START_SEQUENCE
     gap = writes[3][0] - writes[2][0]
     assert 5 + 2 * RETRY_AFTER - 0.5 <= gap <= 5 + 2 * RETRY_AFTER + 5, gap  # not at the next poll, 30 s on
@@ -102,14 +110,14 @@ async def test_a_bug_in_the_automatic_mode_is_retried_and_the_start_sequence_com
 
 
 async def test_a_bug_in_a_step_is_a_failed_step_retried_once(tmp_path, monkeypatch):
-    plant = auto_plant(tmp_path, 50, 1, command_interval=5)
-    async with plant:
-        await plant.all_online()
-        alarms = worker_alarms(plant)
+    site = auto_site(tmp_path, 50, 1, command_interval=5)
+    async with site:
+        await site.all_online()
+        alarms = worker_alarms(site)
         monkeypatch.setattr(CommandService, "confirmation", broken_for(1, CommandService.confirmation))
-        op = plant.runtime.operation
+        op = site.runtime.operation
         assert op.set_mode("auto", source="gui").ok and op.start_auto(source="gui").ok
-        await wait_for(lambda: [(t, a) for t, a, _ in plant.writes()][-2:] == START_SEQUENCE[-2:], 10, "sequence done")
+        await wait_for(lambda: [(t, a) for t, a, _ in site.writes()][-2:] == START_SEQUENCE[-2:], 10, "sequence done")
         # the first step was written, its confirmation failed: written once more, then the sequence went on
-        assert [(t, a) for t, a, _ in plant.writes()] == [START_SEQUENCE[0], *START_SEQUENCE]
+        assert [(t, a) for t, a, _ in site.writes()] == [START_SEQUENCE[0], *START_SEQUENCE]
     assert [a.active for a in alarms] == [True, False] and "(step) failed" in alarms[0].message

@@ -24,10 +24,13 @@ from pms_gui import i18n
 from pms_gui import main_window as main_window_module
 from pms_gui.app import console_settings
 from pms_gui.main_window import MainWindow
-from tests.broker import Recorder
-from tests.conftest import ROOT, Plant, wait_for, wait_until, write_config
+from tests.helpers.broker import Recorder
+from tests.helpers.configs import write_config
+from tests.helpers.mqtt import B
+from tests.helpers.paths import ROOT
+from tests.helpers.site import SimulatedSite
+from tests.helpers.waiting import wait_for, wait_until
 
-B = "pms"
 PYPROJECT_VERSION = re.search(r'^version = "(.+)"$', (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M)[1]
 BANNER = f"PMS {PYPROJECT_VERSION}+source (normal build)"
 
@@ -57,6 +60,7 @@ def first_log_line(data: Path) -> str:
     return (data / "logs" / "pms.log").read_text(encoding="utf-8").splitlines()[0]
 
 
+@pytest.mark.tcp
 def test_the_headless_runners_log_starts_with_the_version(tmp_path):
     config = write_config(tmp_path, poll_interval=0.5)
     env = {**os.environ, "PMS_DATA_DIR": str(tmp_path / "data")}
@@ -73,6 +77,8 @@ def test_the_headless_runners_log_starts_with_the_version(tmp_path):
     assert f"INFO pms: {BANNER} starting with {config}" in line and "on the simulator" in line
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_the_consoles_log_starts_with_the_version(tmp_path):
     config = write_config(tmp_path, poll_interval=0.5)
     env = {**os.environ, "PMS_DATA_DIR": str(tmp_path / "data"), "QT_QPA_PLATFORM": "offscreen"}
@@ -85,10 +91,12 @@ def test_the_consoles_log_starts_with_the_version(tmp_path):
 
 
 # --- B/status/info on a real broker -----------------------------------------------------------------
+@pytest.mark.tcp
+@pytest.mark.broker
 async def test_info_is_retained_at_every_connection_flat_and_location_scoped(tmp_path, broker):
     loaded = load_config(write_config(tmp_path, mqtt={"port": broker.port, "client_id": "pms-info", "location": "대실마을"}))
     topics = (f"{B}/status/info", f"{B}/status/대실마을/info")
-    async with Plant(loaded, Clock(), mqtt=True) as plant:
+    async with SimulatedSite(loaded, Clock(), mqtt=True) as plant:
         gateway = plant.runtime.mqtt
         await wait_for(lambda: gateway.connected, 10, "connected")
         rec = Recorder(broker.port, topics)  # subscribes after the PMS published: only a retained copy reaches it
@@ -126,9 +134,11 @@ def versions_in_the_box() -> dict[str, str]:
     return {name: version for name, version, _ in about_module.library_rows()}
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_the_title_shows_the_version_and_the_variant_in_both_languages(tmp_path, run_qt, monkeypatch):
     async def scenario() -> None:
-        async with Plant(load_config(write_config(tmp_path)), Clock()) as plant:
+        async with SimulatedSite(load_config(write_config(tmp_path)), Clock()) as plant:
             window = MainWindow(plant.runtime, console_settings())
             assert window.windowTitle() == f"PMS 운영 콘솔 {build_info().shown_version}"
             await window.shutdown()
@@ -145,10 +155,12 @@ def test_the_title_shows_the_version_and_the_variant_in_both_languages(tmp_path,
     run_qt(scenario)
 
 
+@pytest.mark.gui
+@pytest.mark.tcp
 def test_help_about_shows_version_folders_and_every_bundled_licence_selectable(tmp_path, run_qt, data_folder):
     async def scenario() -> None:
         loaded = load_config(write_config(tmp_path))
-        async with Plant(loaded, Clock()) as plant:
+        async with SimulatedSite(loaded, Clock()) as plant:
             window = MainWindow(plant.runtime, console_settings())
             window.show()
             try:

@@ -21,7 +21,8 @@ from PyQt5.QtCore import QRect
 from PyQt5.QtGui import QImage
 
 from pms_gui.main_window import DEFAULT_SIZE, first_run_geometry
-from tests.conftest import ROOT, write_config
+from tests.helpers.configs import write_config
+from tests.helpers.paths import ROOT
 
 
 @contextmanager
@@ -57,6 +58,9 @@ def distinct_colours(image: QImage, step: int = 7) -> int:
 
 
 @pytest.mark.parametrize(("size", "dpi"), [("1366x768", 96), ("1920x1080", 120)])
+@pytest.mark.gui
+@pytest.mark.tcp
+@pytest.mark.slow
 def test_the_console_opens_on_the_real_xcb_platform_and_fits_the_screen(tmp_path, size, dpi):
     config = write_config(tmp_path, poll_interval=0.5)
     out = tmp_path / "xcb.png"

@@ -242,9 +242,9 @@ class AutoMode:
 
     async def _execute(self, issue: sm.Issue) -> None:
         step = issue.step
-        device = self.by_type[step.device]
+        device = self.by_type[step.device_type]
         if device is None:
-            self._feed(sm.Done(issue.token, False, Reason("auto.no_device", device=step.device)))
+            self._feed(sm.Done(issue.token, False, Reason("auto.no_device", device=step.device_type)))
             return
         try:
             result = await self.service.execute(

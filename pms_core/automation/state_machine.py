@@ -56,7 +56,7 @@ class Context:
 
 @dataclass(frozen=True)
 class Step:
-    device: str  # device type: "PCS", "DCDC" or "BMS"
+    device_type: str  # "PCS", "DCDC" or "BMS"
     command: str
     params: tuple[tuple[str, Any], ...]
     label: str
@@ -220,8 +220,8 @@ class Machine:
         return f"wait, then {step.label}" if self.waiting == "gap" else step.label
 
 
-def _step(device: str, command: str, label: str, gap: float | None = None, **params: Any) -> Step:
-    return Step(device, command, tuple(params.items()), label, gap)
+def _step(device_type: str, command: str, label: str, gap: float | None = None, **params: Any) -> Step:
+    return Step(device_type, command, tuple(params.items()), label, gap)
 
 
 def sequence(name: str, ctx: Context) -> tuple[Step, ...]:
@@ -333,7 +333,7 @@ def _dcdc_cleared_since(since: float | None, obs: Observation, now: float) -> fl
     return None
 
 
-def _dcdc_down(obs: Observation, step: Step | None = None) -> str | None:
+def _dcdc_down(obs: Observation, step: Step | None = None) -> Reason | None:
     """Why the DC-DC gets no command now; a reset goes to a tripped DC-DC (it is what clears the trip)."""
     if obs.dcdc_stale:
         return obs.dcdc_stale
@@ -395,7 +395,7 @@ def _begin(m: Machine, name: str, now: float, ctx: Context) -> tuple[Machine, tu
 def _issue(m: Machine, now: float, ctx: Context) -> tuple[Machine, tuple[Action, ...]]:
     assert m.sequence is not None
     step_ = sequence(m.sequence, ctx)[m.index]
-    if step_.device == "DCDC" and _dcdc_down(m.obs, step_):
+    if step_.device_type == "DCDC" and _dcdc_down(m.obs, step_):
         return _next(replace(m, dcdc_missed=True), m.last_ack if m.last_ack is not None else now, now, ctx)
     token = m.token + 1
     return replace(m, waiting="ack", deadline=None, token=token), (Issue(step_, token),)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pms_core.clock import Clock
 from pms_core.config import DeviceConfig
-from pms_core.devices.base import Device
+from pms_core.devices.base import DerivedSeries, Device
 from pms_core.devices.bms import BmsDevice
 from pms_core.devices.dcdc import DcdcDevice
 from pms_core.devices.pcs import PcsDevice
@@ -18,4 +18,10 @@ def make_device(config: DeviceConfig, device_map: DeviceMap, link: ModbusLink, c
     return DEVICE_CLASSES[config.type](config, device_map, link, clock)
 
 
-__all__ = ["Device", "make_device"]
+def derived_series(device_type: str) -> dict[str, DerivedSeries]:
+    """The numeric derived values a device type keeps in the history ({} for a type the PMS does not know)."""
+    cls = DEVICE_CLASSES.get(device_type)
+    return cls.DERIVED_SERIES if cls is not None else {}
+
+
+__all__ = ["DerivedSeries", "Device", "derived_series", "make_device"]

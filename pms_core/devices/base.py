@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from pms_core.bus import LinkState, Snapshot
 from pms_core.clock import Clock
@@ -17,8 +18,20 @@ NOT_THERE = (0x01, 0x02)  # illegal function, illegal data address: the device l
 UNSUPPORTED_RETRY = 3600.0  # plant seconds before a refused optional block is asked again (a board fitted later)
 
 
+@dataclass(frozen=True)
+class DerivedSeries:
+    """A numeric derived value kept in the history as a series: its unit, and whether it is stored at every poll (as a
+    map register with "history": "full" is) or as 1-minute aggregates only."""
+
+    unit: str
+    full_rate: bool = False
+
+
 class Device:
     """Reads itself by its map's read plan; subclasses add derived values."""
+
+    # The numeric values `derive` makes, by name; its other values (modes, flags) are not series.
+    DERIVED_SERIES: ClassVar[dict[str, DerivedSeries]] = {}
 
     def __init__(self, config: DeviceConfig, device_map: DeviceMap, link: ModbusLink, clock: Clock) -> None:
         self.config = config

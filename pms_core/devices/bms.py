@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from pms_core.devices.base import Device, difference
+from pms_core.devices.base import DerivedSeries, Device, difference
 
 
 class BmsDevice(Device):
+    DERIVED_SERIES: ClassVar[dict[str, DerivedSeries]] = {
+        "battery_power": DerivedSeries("kW", full_rate=True),
+        "cell_voltage_spread": DerivedSeries("V", full_rate=True),
+        "temperature_spread": DerivedSeries("°C", full_rate=True),
+    }
+
     def derive(self, values: dict[str, float | int | None], raw: dict[str, int], at: float) -> dict[str, Any]:
         volts, amps = values.get("rack_voltage"), values.get("rack_current")
         return {

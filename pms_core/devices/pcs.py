@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pms_core.clock import Clock, format_iso
 from pms_core.config import DeviceConfig
-from pms_core.devices.base import Device
+from pms_core.devices.base import DerivedSeries, Device
 from pms_core.energy import COUNTERS, DailyCounters, lifetime_kwh, today_key, total_key
 from pms_core.modbus import ModbusLink
 from pms_core.registers import DeviceMap
 
 
 class PcsDevice(Device):
+    # the lifetime and today's energy of each counter, stored as 1-minute aggregates
+    DERIVED_SERIES: ClassVar[dict[str, DerivedSeries]] = {
+        key(counter): DerivedSeries("kWh") for counter in COUNTERS for key in (total_key, today_key)
+    }
+
     def __init__(self, config: DeviceConfig, device_map: DeviceMap, link: ModbusLink, clock: Clock) -> None:
         super().__init__(config, device_map, link, clock)
         self.energy = DailyCounters()

@@ -184,9 +184,13 @@ class MqttGateway:
         loop = asyncio.get_running_loop()
         done = loop.create_future()
 
+        def stopped() -> None:
+            if not done.done():
+                done.set_result(None)
+
         def stop_loop() -> None:
             client.loop_stop()
-            self._hand(lambda: done.done() or done.set_result(None))
+            self._hand(stopped)
 
         threading.Thread(target=stop_loop, name="mqtt stop", daemon=True).start()
         try:

@@ -14,27 +14,14 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from tests.helpers.ports import free_port
+
 
 def mosquitto_binary() -> str:
     found = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
     if found is None:
         raise RuntimeError("mosquitto is not installed: run `make test`, which installs it")
     return found
-
-
-_handed_out: set[int] = set()
-
-
-def free_port() -> int:
-    """A loopback port free now and never handed out before in this run: the OS may give one port twice in a row,
-    and two simulated devices on one port with one unit id read each other's registers."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
 
 
 class Mosquitto:

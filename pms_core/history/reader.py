@@ -1,11 +1,11 @@
-"""Reading the history: the catalogue, chart queries with min/max buckets, and the trend backfill.
+"""Reading the history: the catalogue, the trend backfill, energy counters and the recent audit log.
 
 Every call opens its own connection (WAL: reads never wait for the writer)
 and is blocking: call it from a worker thread (`run_in_executor`), never on
-the event loop. Gaps are NaN points: where samples are further apart than
-the data's own spacing allows, at every recorded outage (a link state other
-than online) and at every PMS start, so a chart never draws a straight line
-across a restart or an outage.
+the event loop. Gaps are NaN: where a sample is older than its device's stale
+limit, at every recorded outage (a link state other than online) and at every
+PMS start, so a chart never draws a straight line across a restart or an
+outage.
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from pms_core import history_db as hdb
+from pms_core.history import db as hdb
+from pms_core.history import rows
 
-FULL_RATE_WINDOW = 86400.0  # windows longer than this read the 1-minute table (DECISIONS.md "History size")
-MINUTE = 60.0
-MIN_GAP = 5.0  # seconds: full-rate samples further apart than max(MIN_GAP, 3 x their median spacing) are a gap
-MINUTE_GAP = 150.0  # minute rows further apart than this are a gap
+MINUTE = float(rows.MINUTE)
 
 Key = tuple[str, str]  # (device name, series key)
 
@@ -38,15 +36,6 @@ class SeriesInfo:
     key: str
     unit: str
     full_rate: bool
-
-
-@dataclass(frozen=True)
-class SeriesData:
-    """Points of one series, oldest first; NaN values are gaps. `source`: "full" or "minute"."""
-
-    t: np.ndarray  # float64 epoch seconds
-    v: np.ndarray  # float64
-    source: str
 
 
 @dataclass
@@ -73,7 +62,7 @@ def read_catalogue(db: sqlite3.Connection) -> Catalogue:
     layouts: dict[int, tuple[int, ...]] = {}
     layout_of: dict[tuple[int, str], list[int]] = {}
     for lid, device_id, kind, text in db.execute("SELECT id, device, kind, series FROM layouts ORDER BY id"):
-        layouts[lid] = tuple(int(x) for x in text.split(",") if x)
+        layouts[lid] = rows.layout_series(text)
         layout_of.setdefault((device_id, kind), []).append(lid)
     return Catalogue(series, layouts, layout_of)
 
@@ -142,43 +131,7 @@ class HistoryReader:
                 out[info.key] = counter_increase(row[known], from_zero=info.key in day_counters)
         return out
 
-    # --- chart queries ---------------------------------------------------------------------------
-    def query(self, series: Sequence[Key], t0: float, t1: float, max_points: int = 1000) -> dict[Key, SeriesData]:
-        """At most `max_points` points per series over [t0, t1): min and max of each bucket (a one-sample spike
-        survives), NaN at gaps. Windows over a day, and buckets of a minute or more, read the 1-minute table."""
-        with closing(self.connect()) as db:
-            cat = read_catalogue(db)
-            out: dict[Key, SeriesData] = {}
-            by_device: dict[str, list[SeriesInfo]] = {}
-            for key in series:
-                info = cat.series.get(key)
-                if info is None:
-                    out[key] = SeriesData(np.empty(0), np.empty(0), "none")
-                else:
-                    by_device.setdefault(info.device, []).append(info)
-            markers = self._markers(db, t0, t1)
-            buckets = max(1, max_points // 2)
-            coarse = (t1 - t0) > FULL_RATE_WINDOW or (t1 - t0) / buckets >= MINUTE
-            for device, infos in by_device.items():
-                full = [i for i in infos if i.full_rate and not coarse]
-                rest = [i for i in infos if i not in full]
-                if full:
-                    t, cols = read_frames(db, cat, full, t0, t1)
-                    if len(t) == 0:  # thinned already (older than the full-rate retention): the minute table has it
-                        rest += full
-                    else:
-                        gap = max(MIN_GAP, 3 * float(np.median(np.diff(t)))) if len(t) > 1 else MIN_GAP
-                        for info, v in zip(full, cols, strict=True):
-                            out[(device, info.key)] = downsample(t, v, v, t0, t1, buckets, gap, markers.get(device))
-                if rest:
-                    tm, lo, hi, _mean = read_minutes(db, cat, rest, t0, t1)
-                    for i, info in enumerate(rest):
-                        out[(device, info.key)] = downsample(
-                            tm + MINUTE / 2, lo[i], hi[i], t0, t1, buckets, MINUTE_GAP, markers.get(device), "minute"
-                        )
-            return out
-
-    def _markers(self, db: sqlite3.Connection, t0: float, t1: float) -> dict[str, np.ndarray]:
+    def markers(self, db: sqlite3.Connection, t0: float, t1: float) -> dict[str, np.ndarray]:
         """Per device, the times where a gap must show: outages started and PMS runs started."""
         starts = [r[0] for r in db.execute("SELECT started FROM runs WHERE started >= ? AND started < ?", (t0, t1))]
         out: dict[str, list[float]] = {}
@@ -207,7 +160,7 @@ class HistoryReader:
             ages = max_age if isinstance(max_age, dict) else {}
             default_age = 5.0 if isinstance(max_age, dict) else max_age
             oldest = max([default_age, *ages.values()])
-            markers = self._markers(db, grid[0] - oldest if len(grid) else t_end, t_end)
+            markers = self.markers(db, grid[0] - oldest if len(grid) else t_end, t_end)
             if len(grid):  # a row at every restart and outage: NaN there for that device, even for a short one
                 extra = np.concatenate([m[(m > grid[0]) & (m < t_end)] for m in markers.values()] or [np.empty(0)])
                 grid = np.unique(np.concatenate([grid, extra]))
@@ -260,29 +213,27 @@ def _read_packed(
     db: sqlite3.Connection, cat: Catalogue, kind: str, lo: float, hi: float, infos: Sequence[SeriesInfo], width: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows of a packed table with `key` in (lo, hi): (keys, values[len(infos), width, n]), NaN where a row's layout
-    lacks a series. Only the wanted float32 slices leave SQLite (`substr`), not whole rows."""
+    lacks a series. Only the wanted slices of the rows leave SQLite, not whole rows."""
     device_id = infos[0].device_id
     table, key = (hdb.frames_table(device_id), "ts") if kind == "frame" else (hdb.minutes_table(device_id), "t")
     layouts = cat.layout_of.get((device_id, kind), [])
-    size = 4 * width
     parts_k, parts_v = [], []
     for layout in layouts:
         ids = cat.layouts.get(int(layout), ())
         where = [ids.index(i.id) if i.id in ids else None for i in infos]
-        cols = ", ".join(f"substr(data, {n * size + 1}, {size})" for n in where if n is not None)
-        rows = db.execute(
+        cols = ", ".join(rows.slice_sql(n, width) for n in where if n is not None)
+        found = db.execute(
             f"SELECT {key}{', ' + cols if cols else ''} FROM {table} WHERE layout = ? AND {key} > ? AND {key} < ?",
             (layout, lo, hi),
         ).fetchall()
-        keys = np.fromiter((r[0] for r in rows), dtype=np.float64, count=len(rows))
-        values = np.full((len(infos), width, len(rows)), np.nan)
+        keys = np.fromiter((r[0] for r in found), dtype=np.float64, count=len(found))
+        values = np.full((len(infos), width, len(found)), np.nan)
         col = 1
         for n, at in enumerate(where):
             if at is not None:
-                data = np.frombuffer(b"".join(r[col] for r in rows), dtype=np.float32).reshape(len(rows), width)
-                values[n] = data.T
+                values[n] = rows.unpack_slices((r[col] for r in found), width).T
                 col += 1
-        if len(rows):
+        if len(found):
             parts_k.append(keys)
             parts_v.append(values)
     if not parts_k:
@@ -298,60 +249,13 @@ def read_frames(
     db: sqlite3.Connection, cat: Catalogue, infos: Sequence[SeriesInfo], t0: float, t1: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Full-rate samples of one device's series over [t0, t1): (t, values[len(infos), n])."""
-    ms, values = _read_packed(db, cat, "frame", round(t0 * 1000) - 1, round(t1 * 1000), infos, 1)
-    return ms / 1000.0, values[:, 0, :]
+    keys, values = _read_packed(db, cat, "frame", rows.frame_key(t0) - 1, rows.frame_key(t1), infos, rows.FRAME_WIDTH)
+    return rows.frame_time(keys), values[:, 0, :]
 
 
 def read_minutes(
     db: sqlite3.Connection, cat: Catalogue, infos: Sequence[SeriesInfo], t0: float, t1: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """1-minute rows of one device's series with a start in [t0 - 59, t1): (t, min, max, mean), each [len(infos), n]."""
-    t, values = _read_packed(db, cat, "minute", t0 - MINUTE, t1, infos, 3)
-    return t, values[:, 0, :], values[:, 1, :], values[:, 2, :]
-
-
-# --- downsampling ----------------------------------------------------------------------------------
-def downsample(
-    t: np.ndarray, lo: np.ndarray, hi: np.ndarray, t0: float, t1: float, buckets: int, gap: float,
-    markers: np.ndarray | None = None, source: str = "full",
-) -> SeriesData:  # fmt: skip
-    """Min and max of each of `buckets` equal buckets over [t0, t1) in time order (2 points a bucket at most),
-    every sample as it is when they are few; a NaN point where consecutive data are more than `gap` apart and at
-    every marker. `lo` / `hi`: per sample its minimum and maximum (the same array for raw samples)."""
-    raw = lo is hi
-    keep = (t >= t0) & (t < t1)
-    t, lo, hi = t[keep], lo[keep], hi[keep]
-    if len(t) == 0:
-        return SeriesData(np.empty(0), np.empty(0), source)
-    if len(t) <= 2 * buckets and raw:  # few raw samples: all of them
-        pt, pv = t, lo
-    elif len(t) <= buckets:  # few minute rows: each row's min and max
-        pt = np.column_stack([t - MINUTE / 4, t + MINUTE / 4]).ravel()
-        pv = np.column_stack([lo, hi]).ravel()
-    else:
-        width = (t1 - t0) / buckets
-        b = np.clip(((t - t0) / width).astype(np.int64), 0, buckets - 1)
-        starts = np.flatnonzero(np.diff(b, prepend=-1))
-        imin = np.lexsort((lo, b))[starts]  # NaN sorts last: the bucket's smallest value
-        imax = np.lexsort((-hi, b))[starts]  # its largest
-        a, z = np.minimum(imin, imax), np.maximum(imin, imax)
-        va = np.where(a == imin, lo[imin], hi[imax])
-        vz = np.where(a == imin, hi[imax], lo[imin])
-        pt = np.column_stack([t[a], t[z]]).ravel()
-        pv = np.column_stack([va, vz]).ravel()
-    breaks = np.flatnonzero(np.diff(t) > gap)  # judged on the samples themselves, not on the buckets
-    return _with_gaps(pt, pv, (t[breaks] + t[breaks + 1]) / 2, markers, t0, t1, source)
-
-
-def _with_gaps(
-    pt: np.ndarray, pv: np.ndarray, gap_times: np.ndarray, markers: np.ndarray | None, t0: float, t1: float, source: str
-) -> SeriesData:
-    extra = gap_times
-    if markers is not None and len(markers):
-        extra = np.concatenate([extra, markers[(markers >= t0) & (markers < t1)]])
-    if len(extra):
-        pt = np.concatenate([pt, extra])
-        pv = np.concatenate([pv, np.full(len(extra), np.nan)])
-        order = np.argsort(pt, kind="stable")
-        pt, pv = pt[order], pv[order]
-    return SeriesData(pt.astype(np.float64), pv.astype(np.float64), source)
+    t, values = _read_packed(db, cat, "minute", t0 - MINUTE, t1, infos, rows.MINUTE_WIDTH)
+    return t, values[:, rows.MIN, :], values[:, rows.MAX, :], values[:, rows.MEAN, :]

@@ -13,7 +13,7 @@ charge) power is limited so that a step cannot overshoot, and the PCS's
 Empty / Full SOC flags stop discharging / charging as the datasheet says.
 The communication watchdog (`PlantParams.pcs_comm_trip_real_s`) counts REAL
 seconds, so the plant only offers `comm_trip()`; the simulator's devices
-time it (see `pms_core.simulator`).
+time it (see `pms_sim`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`python -m pms_core.simulator [--config FILE] [--speed N] [--without OPTION]`: serve the plant on its own."""
+"""`python -m pms_sim [--config FILE] [--speed N] [--without OPTION]`: serve the plant on its own."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from pms_core.clock import Clock
 from pms_core.config import DEFAULT_CONFIG, ConfigError, load_config
 from pms_core.shutdown import wait_for_stop_signal
-from pms_core.simulator import OPTIONS, PlantParams, Simulator
+from pms_sim import OPTIONS, PlantParams, Simulator
 
 
 async def serve(config: Path, speed: float, soc: float, pv_peak: float, without: tuple[str, ...] = ()) -> None:
@@ -26,7 +26,7 @@ async def serve(config: Path, speed: float, soc: float, pv_peak: float, without:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pms_core.simulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m pms_sim", description=__doc__)
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="devices and ports to serve")
     parser.add_argument("--speed", type=float, default=1.0, help="plant seconds per real second (60: an hour a minute)")
     parser.add_argument("--soc", type=float, default=50.0, help="initial state of charge, %%")

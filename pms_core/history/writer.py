@@ -1,18 +1,19 @@
-"""Time-series history, alarm journal and audit log on SQLite, written off the event loop.
+"""The history writer: time series, alarm journal and audit log on SQLite, written off the event loop.
 
 Bus handlers only put the event on a queue (no copy: events are frozen). A
 writer thread takes everything queued every `BATCH_SECONDS` and writes it in
 one transaction: a killed process loses at most that last batch. Queries and
 exports open their own read connections (WAL lets them read while the writer
-writes): see `history_query` and `history_export`.
+writes): see `reader` and `export`.
 
 What is stored:
 - Registers whose map says `"history": "full"` (the ~40 series the console
   charts and the alarms need) and the full-rate derived values, at every
-  poll (packed float32 per poll and device).
+  poll (one packed row per poll and device, see `rows`).
 - Every other numeric register value (not bit fields, not commands) and the
-  numeric derived values: 1-minute (min, max, mean) per device. The minute
-  table holds the full-rate series too, so long windows read one small table.
+  numeric derived values (each device class's `DERIVED_SERIES`): 1-minute
+  (min, max, mean) per device. The minute table holds the full-rate series
+  too, so long windows read one small table.
 - Retention: full-rate rows older than `retention_days` are deleted (their
   minute aggregates stay: the data is thinned, not dropped); minute rows are
   kept `MINUTE_RETENTION_FACTOR` times as long.
@@ -37,20 +38,20 @@ import queue
 import sqlite3
 import threading
 import time
-from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pms_core import history_db as hdb
 from pms_core.alarms import ActiveAlarm, AlarmMonitor
 from pms_core.automation.operation_manager import OperationStatus
 from pms_core.bus import AlarmAcknowledged, AlarmChanged, Bus, LinkStateChanged, Snapshot
 from pms_core.clock import Clock
 from pms_core.commands import CommandResult
 from pms_core.config import HistoryConfig
-from pms_core.energy import COUNTERS, today_key, total_key
+from pms_core.devices import DerivedSeries, derived_series
+from pms_core.history import db as hdb
+from pms_core.history.rows import NAN, frame_key, layout_text, minute_key, pack_frame, pack_minute
 from pms_core.paths import data_dir
 from pms_core.registers import DeviceMap
 from pms_core.supervision import Watch
@@ -61,13 +62,6 @@ BATCH_SECONDS = 1.0  # real seconds between transactions
 PRUNE_EVERY = 3600.0  # plant seconds between retention passes
 MINUTE_RETENTION_FACTOR = 3  # minute aggregates live 3 x retention_days (90 days by default)
 HISTORY_ALARM = "history_unavailable"
-NAN = float("nan")
-
-# Numeric derived values (pms_core/devices): unit, and whether stored at every poll as a map register with
-# "history": "full" is. Other derived values (modes, flags) are not series.
-DERIVED_SERIES: dict[str, tuple[str, bool]] = {
-    "battery_power": ("kW", True), "cell_voltage_spread": ("V", True), "temperature_spread": ("°C", True),
-} | {key(counter): ("kWh", False) for counter in COUNTERS for key in (total_key, today_key)}  # fmt: skip
 
 
 def default_path(config: HistoryConfig) -> Path:
@@ -99,10 +93,10 @@ class _Minute:
             self.counts[i] += 1
 
     def blob(self) -> bytes:
-        out = array("f")
-        for lo, hi, total, n in zip(self.mins, self.maxs, self.sums, self.counts, strict=True):
-            out.extend((lo, hi, total / n) if n else (NAN, NAN, NAN))
-        return out.tobytes()
+        return pack_minute(
+            (lo, hi, total / n) if n else (NAN, NAN, NAN)
+            for lo, hi, total, n in zip(self.mins, self.maxs, self.sums, self.counts, strict=True)
+        )
 
 
 @dataclass
@@ -127,24 +121,28 @@ class _Flush:
 _STOP = object()
 
 
-def numeric_keys(device_map: DeviceMap, snap: Snapshot) -> tuple[str, ...]:
+def numeric_keys(device_map: DeviceMap, derived: dict[str, DerivedSeries], snap: Snapshot) -> tuple[str, ...]:
     """The snapshot's numeric series: registers that are not bit fields or commands, and numeric derived values."""
     keys = [
         k for k in snap.values
         if (reg := device_map.registers.get(k)) is not None and reg.type != "bitmask" and reg.role != "control"
     ]  # fmt: skip
-    keys += [k for k in snap.derived if k in DERIVED_SERIES]
+    keys += [k for k in snap.derived if k in derived]
     return tuple(keys)
 
 
-def full_rate(device_map: DeviceMap, key: str) -> bool:
+def full_rate(device_map: DeviceMap, derived: dict[str, DerivedSeries], key: str) -> bool:
     reg = device_map.registers.get(key)
-    return reg.history == "full" if reg is not None else DERIVED_SERIES.get(key, ("", False))[1]
+    if reg is not None:
+        return reg.history == "full"
+    return key in derived and derived[key].full_rate
 
 
-def unit_of(device_map: DeviceMap, key: str) -> str:
+def unit_of(device_map: DeviceMap, derived: dict[str, DerivedSeries], key: str) -> str:
     reg = device_map.registers.get(key)
-    return reg.unit if reg is not None else DERIVED_SERIES[key][0] if key in DERIVED_SERIES else ""
+    if reg is not None:
+        return reg.unit
+    return derived[key].unit if key in derived else ""
 
 
 def as_float(value: Any) -> float | None:
@@ -256,7 +254,7 @@ class History:
         self._db = db = hdb.connect(self.path, create=True)
         now = self.clock.now()
         try:
-            self._run_id = db.execute("INSERT INTO runs(started) VALUES (?)", (now,)).lastrowid
+            self._run_id = hdb.insert(db, "INSERT INTO runs(started) VALUES (?)", (now,))
             return self._restore_alarms(db, now)
         except sqlite3.Error as exc:
             db.close()
@@ -369,20 +367,20 @@ class History:
         layout = self._layouts.get(snap.device_name)
         if layout is not None:
             return layout
-        device_map = self.maps[snap.device_name]
+        device_map, derived = self.maps[snap.device_name], derived_series(snap.device_type)
         row = db.execute("SELECT id FROM devices WHERE name=?", (snap.device_name,)).fetchone()
-        device_id = row[0] if row else db.execute(
-            "INSERT INTO devices(name, type) VALUES (?, ?)", (snap.device_name, snap.device_type)
-        ).lastrowid  # fmt: skip
+        device_id = int(row[0]) if row else hdb.insert(
+            db, "INSERT INTO devices(name, type) VALUES (?, ?)", (snap.device_name, snap.device_type)
+        )  # fmt: skip
         hdb.ensure_device_tables(db, device_id)
-        numeric = numeric_keys(device_map, snap)
-        full = tuple(k for k in numeric if full_rate(device_map, k))
+        numeric = numeric_keys(device_map, derived, snap)
+        full = tuple(k for k in numeric if full_rate(device_map, derived, k))
         ids: dict[str, int] = {}
         for key in numeric:
             db.execute(
                 "INSERT INTO series(device, key, unit, full_rate) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(device, key) DO UPDATE SET unit=excluded.unit, full_rate=excluded.full_rate",
-                (device_id, key, unit_of(device_map, key), int(key in full)),
+                (device_id, key, unit_of(device_map, derived, key), int(key in full)),
             )
             ids[key] = db.execute("SELECT id FROM series WHERE device=? AND key=?", (device_id, key)).fetchone()[0]
         layout = _DeviceLayout(
@@ -394,24 +392,22 @@ class History:
 
     @staticmethod
     def _layout_id(db: sqlite3.Connection, device_id: int, kind: str, series: list[int]) -> int:
-        text = ",".join(map(str, series))
+        text = layout_text(series)
         row = db.execute("SELECT id FROM layouts WHERE device=? AND kind=? AND series=?", (device_id, kind, text)).fetchone()
         if row:
             return int(row[0])
-        sql = "INSERT INTO layouts(device, kind, series) VALUES (?, ?, ?)"
-        return int(db.execute(sql, (device_id, kind, text)).lastrowid)
+        return hdb.insert(db, "INSERT INTO layouts(device, kind, series) VALUES (?, ?, ?)", (device_id, kind, text))
 
     def _snapshot(self, db: sqlite3.Connection, snap: Snapshot) -> None:
         layout = self._layout(db, snap)
         values, derived = snap.values, snap.derived
         row = [as_float(derived[k] if k in derived else values.get(k)) for k in layout.numeric]
         if layout.full:
-            full = array("f", (NAN if (v := row[i]) is None else v for i in layout.full_index))
             db.execute(
                 f"INSERT OR REPLACE INTO {hdb.frames_table(layout.device_id)} VALUES (?, ?, ?)",
-                (round(snap.timestamp * 1000), layout.frame_layout, full.tobytes()),
+                (frame_key(snap.timestamp), layout.frame_layout, pack_frame(row[i] for i in layout.full_index)),
             )
-        start = int(snap.timestamp // 60) * 60
+        start = minute_key(snap.timestamp)
         minute = layout.minute
         if minute is None or minute.start != start:
             if minute is not None:
@@ -432,10 +428,9 @@ class History:
         key = (event.device_name, event.alarm)
         row_id = self._open_alarms.get(key)
         if event.active and row_id is None:
-            self._open_alarms[key] = int(db.execute(
-                "INSERT INTO alarms(device, alarm, code, severity, message, raised_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (event.device_name, event.alarm, event.code, event.severity, event.message, event.timestamp),
-            ).lastrowid)  # fmt: skip
+            sql = "INSERT INTO alarms(device, alarm, code, severity, message, raised_at) VALUES (?, ?, ?, ?, ?, ?)"
+            params = (event.device_name, event.alarm, event.code, event.severity, event.message, event.timestamp)
+            self._open_alarms[key] = hdb.insert(db, sql, params)
         elif not event.active and row_id is not None:
             del self._open_alarms[key]
             db.execute("UPDATE alarms SET cleared_at=? WHERE id=?", (event.timestamp, row_id))

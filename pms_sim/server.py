@@ -11,7 +11,7 @@ or write touching one is answered with exception 0x02, as the real devices do.
 
 Every request reaching a device feeds its communication watchdog
 (`comm_trip_after`, real seconds): the PCS trips by itself when no request has
-reached it for that long (see `pms_core.simulator`).
+reached it for that long (see `pms_sim`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from pms_core.registers import DeviceMap, Register
-from pms_core.simulator.plant import Plant
+from pms_sim.plant import Plant
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """The plant simulator: a plant model served as real Modbus TCP servers built from the maps.
 
-Used by the tests, the demo and the benchmarks; runnable on its own as
-`python -m pms_core.simulator`.
+A sibling of the product, not part of its core: used by the tests, the console's `--demo` and `--selftest`, the
+headless runner's `--simulate` and the benchmarks; runnable on its own as `python -m pms_sim`. Its servers are
+the one place outside `pms_core/modbus.py` that imports pymodbus.
 
 Optional blocks: `OPTIONS` names the parts a real unit may lack; a simulator
 built `without=("pcs-option",)` serves a PCS without the UPS / emergency-
@@ -28,8 +29,9 @@ from collections.abc import Callable, Iterable
 
 from pms_core.clock import Clock
 from pms_core.config import LoadedConfig
-from pms_core.simulator.plant import Plant, PlantParams
-from pms_core.simulator.server import EndpointServer, SimulatedDevice
+from pms_core.registers import DeviceMap
+from pms_sim.plant import Plant, PlantParams
+from pms_sim.server import EndpointServer, SimulatedDevice
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,8 @@ class Simulator:
         if unknown:
             raise ValueError(f"unknown simulator option(s) {unknown}; known: {sorted(OPTIONS)}")
         self.clock = clock
-        self.maps = {dev.type: loaded.maps[dev.name] for dev in loaded.devices}
+        # By device type as a plain str, the key the plant reads its maps by (a config's types are a Literal).
+        self.maps: dict[str, DeviceMap] = {dev.type: loaded.maps[dev.name] for dev in loaded.devices}
         self.plant = Plant(params, start_time=clock.now(), maps=self.maps)
         self._advanced = clock.monotonic()  # the plant is integrated up to here
         self.without = without

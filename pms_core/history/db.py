@@ -5,12 +5,12 @@ Layout (schema version 2):
 - `devices`, `series` (device, key, unit, full_rate) and `layouts` (the
   ordered series of one packed row) form the catalogue.
 - `frames_<device id>(ts ms INTEGER PRIMARY KEY, layout, data)`: one row per
-  poll holding the device's full-rate series as packed float32 (NaN = no
-  value). One row per poll rather than one per value keeps 30 days of ~40
-  series at 1 Hz near 0.5 GB; the integer key in milliseconds makes every
-  insert an append and every time-range read a rowid range scan.
+  poll holding the device's full-rate series packed (`rows`). One row per
+  poll rather than one per value keeps 30 days of ~40 series at 1 Hz near
+  0.5 GB; the integer key in milliseconds makes every insert an append and
+  every time-range read a rowid range scan.
 - `minutes_<device id>(t INTEGER PRIMARY KEY, layout, data)`: one row per
-  device-minute holding (min, max, mean) float32 of every numeric series.
+  device-minute holding (min, max, mean) of every numeric series, packed.
   Charts over a day, long exports and data older than the full-rate
   retention read these.
 - `links` (link state changes: outages are gaps), `runs` (PMS starts and
@@ -161,6 +161,14 @@ def migrate(db: sqlite3.Connection, path: Path) -> int:
             db.execute("ROLLBACK")
             raise
     return found
+
+
+def insert(db: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> int:
+    """Run one INSERT; the id of the row it made."""
+    row_id = db.execute(sql, params).lastrowid
+    if row_id is None:
+        raise sqlite3.DatabaseError(f"no row inserted by {sql}")
+    return row_id
 
 
 def frames_table(device_id: int) -> str:
