@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import html
 import importlib
-import logging
-import logging.handlers
 import platform
 from dataclasses import dataclass
 from importlib import metadata
@@ -21,6 +19,7 @@ from PyQt5.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout
 
 from pms_core.build_info import build_info
 from pms_core.config import LoadedConfig
+from pms_core.logs import log_folder
 from pms_core.paths import bundle_dir, data_dir
 from pms_gui.i18n import tr
 
@@ -82,16 +81,6 @@ def library_rows() -> list[tuple[str, str, str]]:
     return rows
 
 
-def log_folder(loaded: LoadedConfig) -> Path:
-    """The folder of the log file in use (the rotating file that pms_core.logs.setup_logging opened), else where the config
-    puts it (`logging.file`), else the default one."""
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.handlers.RotatingFileHandler):
-            return Path(handler.baseFilename).parent
-    file = loaded.config.logging.file
-    return Path(file).parent if file else data_dir() / "logs"
-
-
 def about_rows(loaded: LoadedConfig) -> list[tuple[str, str]]:
     info = build_info()
     return [
@@ -99,7 +88,7 @@ def about_rows(loaded: LoadedConfig) -> list[tuple[str, str]]:
         (tr("about.variant"), f"{tr(f'variant.{info.variant}')} ({info.variant})"),
         (tr("about.config"), str(loaded.path.resolve())),
         (tr("about.data"), str(data_dir().resolve())),
-        (tr("about.logs"), str(log_folder(loaded).resolve())),
+        (tr("about.logs"), str(log_folder(loaded.config.logging.file).resolve())),
     ]
 
 

@@ -163,21 +163,23 @@ def show_startup_error(text: str) -> None:
 
 def already_running_text(exc: AlreadyRunning, lang: str | None) -> str:
     """The operator's message for a second copy, in the console's language (`lang`, else the last used, else ko)."""
-    if lang not in i18n.LANGUAGES:
-        saved = console_settings().value("language")
-        lang = saved if saved in i18n.LANGUAGES else "ko"
-    # From the catalog of `lang` directly: the console's current language is set only once the console runs.
-    text = i18n.CATALOG[lang]["start.already_running"]
+    # From the catalog of the language directly: the console's current language is set only once the console runs.
+    text = i18n.CATALOG[startup_language(lang)]["start.already_running"]
     return text.format(pid=exc.pid if exc.pid is not None else "?", folder=exc.folder)
 
 
 def startup_config_error_text(exc: ConfigError, lang: str | None) -> str:
     """The operator's message for a bad config, every line in the console's language chosen as for a second copy
     (stderr and the log keep the English lines)."""
-    if lang not in i18n.LANGUAGES:
-        saved = console_settings().value("language")
-        lang = saved if saved in i18n.LANGUAGES else "ko"
-    return config_error_text(exc, lang)
+    return config_error_text(exc, startup_language(lang))
+
+
+def startup_language(lang: str | None) -> str:
+    """The language of a message before the console runs: `--lang`, else the one last used, else Korean."""
+    if lang in i18n.LANGUAGES:
+        return lang
+    saved = console_settings().value("language")
+    return saved if saved in i18n.LANGUAGES else "ko"
 
 
 def main(argv: list[str] | None, parse_args: Callable[[list[str] | None], argparse.Namespace]) -> int:

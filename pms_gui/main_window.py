@@ -29,7 +29,8 @@ from pms_core.automation.operation_manager import OperationStatus
 from pms_core.build_info import build_info
 from pms_core.bus import AlarmChanged, BrokerStateChanged
 from pms_core.devices import Device
-from pms_core.paths import bundle_dir, data_dir
+from pms_core.logs import log_folder
+from pms_core.paths import bundle_dir
 from pms_core.runtime import Runtime
 from pms_gui import i18n
 from pms_gui.about import AboutDialog
@@ -95,11 +96,6 @@ def scrolled(widget: QWidget) -> QScrollArea:
     area.setFrameShape(QFrame.NoFrame)
     area.setWidget(widget)
     return area
-
-
-def log_folder(log_file: str | None) -> Path:
-    """The folder of the log, as pms_core.logs.setup_logging places it: `logging.file`'s folder, else <data folder>/logs."""
-    return Path(log_file).parent if log_file else data_dir() / "logs"
 
 
 class MainWindow(QMainWindow):

@@ -20,10 +20,11 @@ from PyQt5.QtWidgets import QAction, QApplication, QMessageBox, QPushButton
 
 import main_gui_integrated
 from pms_core.config import DEFAULT_CONFIG, load_config
+from pms_core.logs import log_folder
 from pms_core.paths import PROJECT_DIR
 from pms_gui import boot, i18n, main_window, startup
 from pms_gui.app import ErrorReporter
-from pms_gui.main_window import MainWindow, log_folder
+from pms_gui.main_window import MainWindow
 from pms_gui.startup import SCRIPT, Launch, StartupError, StartupShortcut, startup_folder, this_program
 from tests.helpers.configs import write_config
 from tests.helpers.gui import console, gui_site
